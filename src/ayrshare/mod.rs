@@ -1,0 +1,1 @@
+//! Ayrshare: signature scheme and typed events (in progress).

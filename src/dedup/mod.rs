@@ -1,0 +1,226 @@
+//! De-duplication: a delivery key is claimed before the handler runs, committed after it
+//! succeeded and released when it failed, so a retry, a replay or a concurrent duplicate never
+//! runs a handler twice and a failed delivery is never lost.
+//!
+//! [`DedupStore`] is the async trait; [`MemoryStore`] (a sharded LRU with TTL and leases) is the
+//! default, and `RedisDedupStore` (feature `redis`) shares the keys between replicas.
+//!
+//! ```
+//! use std::time::Duration;
+//! use hookgate::dedup::{Claim, DedupKey, DedupStore, MemoryStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), hookgate::dedup::DedupError> {
+//! let store = MemoryStore::new();
+//! let key = DedupKey::new("zernio", None, "evt_1");
+//! let Claim::Acquired(lease) = store.claim(&key, Duration::from_secs(60)).await? else {
+//!     unreachable!("a new key is acquired");
+//! };
+//! // Same key while the first holder runs: in flight (answer 429, the sender retries).
+//! assert!(matches!(store.claim(&key, Duration::from_secs(60)).await?, Claim::InFlight { .. }));
+//! // The handler succeeded: remember the key for the provider's retry horizon.
+//! assert!(store.commit(&key, lease, Duration::from_secs(72 * 3600)).await?);
+//! assert!(matches!(store.claim(&key, Duration::from_secs(60)).await?, Claim::Done));
+//! # Ok(())
+//! # }
+//! ```
+
+mod memory;
+
+use std::{fmt, future::Future, pin::Pin, time::Duration};
+
+use sha2::{Digest, Sha256};
+
+pub use memory::MemoryStore;
+
+/// A boxed, `Send` future, as returned by [`DedupStore`] methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A delivery key, scoped by provider (and optionally a narrower scope), stored as a fixed-size
+/// digest: 16 bytes of SHA-256 over the provider name, the scope and the key.
+///
+/// Keys only ever come from signed content, so nobody but the sender chooses them.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DedupKey {
+    provider: &'static str,
+    digest: [u8; 16],
+}
+
+impl DedupKey {
+    /// Scopes `key` to `provider` (and `scope`, like Ayrshare's `refId`, when given).
+    pub fn new(provider: &'static str, scope: Option<&str>, key: &str) -> Self {
+        let mut hash = Sha256::new();
+        for part in [provider, scope.unwrap_or(""), key] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+        let full = hash.finalize();
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&full[..16]);
+        Self { provider, digest }
+    }
+
+    /// The provider this key belongs to.
+    pub fn provider(&self) -> &'static str {
+        self.provider
+    }
+
+    /// The 16-byte digest that stores use as the key.
+    pub fn digest(&self) -> &[u8; 16] {
+        &self.digest
+    }
+
+    /// The digest in lowercase hex (32 characters), e.g. for a Redis key.
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.digest)
+    }
+}
+
+impl fmt::Debug for DedupKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DedupKey({}:{})", self.provider, self.to_hex())
+    }
+}
+
+/// Proof of a claim: only its holder can commit or release the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lease {
+    token: u64,
+}
+
+impl Lease {
+    /// A lease with a store-chosen token (for [`DedupStore`] implementations).
+    pub fn new(token: u64) -> Self {
+        Self { token }
+    }
+
+    /// The store-chosen token.
+    pub fn token(&self) -> u64 {
+        self.token
+    }
+}
+
+/// What a claim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The key is new (or its previous claim expired): the caller holds it now.
+    Acquired(Lease),
+    /// Another delivery with this key is being handled; try again after `retry_after`.
+    InFlight {
+        /// When the other holder's lease ends at the latest.
+        retry_after: Duration,
+    },
+    /// A delivery with this key was already handled.
+    Done,
+}
+
+/// A dedup store failed (unreachable, timed out, answered an error). The pipeline answers 503
+/// so the provider retries: nothing is lost, and the handler is not called.
+#[derive(Debug, thiserror::Error)]
+#[error("dedup store: {message}")]
+pub struct DedupError {
+    message: String,
+    #[source]
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl DedupError {
+    /// A store error with a message.
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+
+    /// A store error caused by `source`.
+    pub fn with_source(
+        message: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(source.into()),
+        }
+    }
+}
+
+/// Where claimed and handled delivery keys live.
+///
+/// Every method must be atomic with respect to the others for the same key: two concurrent
+/// claims of a new key give one [`Claim::Acquired`] and one [`Claim::InFlight`]. A claim lasts
+/// `lease` unless committed (then the key is remembered for `ttl`) or released (then it is
+/// forgotten, so the provider's retry is handled). A lease that ends without either makes the
+/// key claimable again, so a crashed handler never blocks a key forever.
+pub trait DedupStore: Send + Sync + 'static {
+    /// Claims `key` for `lease`.
+    fn claim<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, DedupError>>;
+
+    /// Marks `key` handled for `ttl`, if `lease` still holds it. `Ok(false)` when it did not
+    /// (the lease ended and another delivery claimed the key).
+    fn commit<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, DedupError>>;
+
+    /// Forgets `key`, if `lease` still holds it. `Ok(false)` when it did not.
+    fn release<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+    ) -> BoxFuture<'a, Result<bool, DedupError>>;
+}
+
+impl<S: DedupStore + ?Sized> DedupStore for std::sync::Arc<S> {
+    fn claim<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Duration,
+    ) -> BoxFuture<'a, Result<Claim, DedupError>> {
+        (**self).claim(key, lease)
+    }
+
+    fn commit<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<bool, DedupError>> {
+        (**self).commit(key, lease, ttl)
+    }
+
+    fn release<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+    ) -> BoxFuture<'a, Result<bool, DedupError>> {
+        (**self).release(key, lease)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_scoped() {
+        let a = DedupKey::new("zernio", None, "k");
+        assert_eq!(a, DedupKey::new("zernio", None, "k"));
+        assert_ne!(a.digest(), DedupKey::new("ayrshare", None, "k").digest());
+        assert_ne!(
+            a.digest(),
+            DedupKey::new("zernio", Some("ref"), "k").digest()
+        );
+        // Length-prefixed parts: moving bytes between scope and key changes the digest.
+        assert_ne!(
+            DedupKey::new("p", Some("ab"), "c").digest(),
+            DedupKey::new("p", Some("a"), "bc").digest()
+        );
+    }
+}

@@ -1,0 +1,183 @@
+//! Typed events: what a handler receives, and the unknown path that keeps everything else.
+//!
+//! A provider's payload types implement [`Event`]: they name the event names (the
+//! discriminator values) they decode, and decode themselves from the verified raw body. A
+//! provider's catalogue enum also implements [`EventSet`], which adds the unknown path: an
+//! event name outside the catalogue, or a known name whose fields did not fit the model, is
+//! kept as an [`UnknownEvent`] with its raw JSON instead of being rejected.
+
+use std::fmt;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+
+/// A typed webhook event that a handler can take.
+///
+/// Implemented by every typed payload of the built-in providers and by their catalogue
+/// enums. Implement it for your own type to register a handler for it (for example one
+/// struct for several event names whose payloads share a shape).
+///
+/// `decode` gets the verified raw body and the event name that selected it; it must not
+/// reject unknown fields (providers add fields without notice).
+pub trait Event: Sized + Send + 'static {
+    /// The event names (values of the provider's discriminator) this type decodes.
+    const NAMES: &'static [&'static str];
+
+    /// Decodes the verified raw body of an event named `name` (one of [`Self::NAMES`]).
+    fn decode(name: &str, raw: &[u8]) -> Result<Self, DecodeError>;
+}
+
+/// A provider's whole catalogue as one enum, with an unknown case that never fails.
+///
+/// `Verified<E>` (the axum extractor) and [`decode_or_unknown`] use it: a known event decodes
+/// to its variant, anything else becomes the unknown case with the raw JSON.
+pub trait EventSet: Event {
+    /// Wraps an event that did not decode into a typed variant.
+    fn unknown(event: UnknownEvent) -> Self;
+}
+
+/// Decodes a verified body into a catalogue enum, falling back to its unknown case.
+///
+/// A name outside `E::NAMES` gives [`UnknownReason::UnknownName`]; a known name whose fields
+/// do not fit gives [`UnknownReason::Drifted`] and a `tracing` warning.
+pub fn decode_or_unknown<E: EventSet>(name: &str, raw: &Bytes) -> E {
+    if !E::NAMES.contains(&name) {
+        return E::unknown(UnknownEvent::new(
+            name,
+            raw.clone(),
+            UnknownReason::UnknownName,
+        ));
+    }
+    match E::decode(name, raw) {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(event = name, %error, "known event did not fit its model; delivered as unknown");
+            E::unknown(UnknownEvent::new(
+                name,
+                raw.clone(),
+                UnknownReason::Drifted(error),
+            ))
+        }
+    }
+}
+
+/// Decodes JSON into `T`, reporting the path of the field that failed.
+///
+/// This is the decoder every built-in event uses; use it in your own [`Event::decode`].
+pub fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, DecodeError> {
+    match serde_json::from_slice(raw) {
+        Ok(value) => Ok(value),
+        // The fast path failed: decode once more, tracking the path, to say where.
+        Err(_) => {
+            let mut de = serde_json::Deserializer::from_slice(raw);
+            match serde_path_to_error::deserialize::<_, T>(&mut de) {
+                Ok(value) => Ok(value),
+                Err(error) => Err(DecodeError {
+                    path: error.path().to_string(),
+                    message: error.into_inner().to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// Why a typed event could not be decoded: the JSON path and serde's message.
+///
+/// The message text is meant for logs and is not stable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodeError {
+    path: String,
+    message: String,
+}
+
+impl DecodeError {
+    /// A decode error with a custom message, for hand-written [`Event::decode`]s.
+    pub fn custom(message: impl fmt::Display) -> Self {
+        Self {
+            path: String::from("."),
+            message: message.to_string(),
+        }
+    }
+
+    /// The JSON path of the field that failed, e.g. `post.platforms[0].status` (`.` for the root).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "at `{}`: {}", self.path, self.message)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// Why an event went to the unknown path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UnknownReason {
+    /// The event name is not in the provider's catalogue (the provider added an event).
+    UnknownName,
+    /// The name is known but the fields did not fit the typed model (provider drift).
+    Drifted(DecodeError),
+    /// The event is known and fits, but no handler is registered for it.
+    Unhandled,
+}
+
+/// A verified event that did not reach a typed handler, with its raw JSON.
+#[derive(Clone, PartialEq, Eq)]
+pub struct UnknownEvent {
+    name: String,
+    raw: Bytes,
+    reason: UnknownReason,
+}
+
+impl UnknownEvent {
+    /// Builds an unknown event (used by the pipeline and by tests).
+    pub fn new(name: impl Into<String>, raw: Bytes, reason: UnknownReason) -> Self {
+        Self {
+            name: name.into(),
+            raw,
+            reason,
+        }
+    }
+
+    /// The event name as sent (Zernio `event`, Ayrshare `action[/subAction]`, Standard `type`).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The verified raw body, byte for byte as received.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
+    /// The raw body parsed as JSON (it is always a JSON object here).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.raw).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Why the event took the unknown path.
+    pub fn reason(&self) -> &UnknownReason {
+        &self.reason
+    }
+
+    /// The decode error, when a known event drifted from its model.
+    pub fn decode_error(&self) -> Option<&DecodeError> {
+        match &self.reason {
+            UnknownReason::Drifted(error) => Some(error),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Debug for UnknownEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UnknownEvent")
+            .field("name", &self.name)
+            .field("reason", &self.reason)
+            .field("raw_len", &self.raw.len())
+            .finish()
+    }
+}

@@ -1,0 +1,370 @@
+//! The [`Provider`] trait: everything that differs between webhook senders, and nothing else.
+//!
+//! A provider says where its signatures are and how they are encoded ([`Provider::signature`],
+//! run on the headers before a byte of the body is read), what it signs before the body (a
+//! prefix such as Standard Webhooks' `id.timestamp.`), whether it sends a timestamp to check,
+//! where its event name and dedup key live in the verified body ([`Provider::envelope`]), and
+//! its typed event catalogue ([`Provider::Event`]). The pipeline (body limit, HMAC, dedup,
+//! decode, dispatch, status codes) is shared by all providers.
+
+use std::{borrow::Cow, fmt, time::Duration, time::SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Deserializer, de::IgnoredAny};
+
+use crate::{
+    event::EventSet,
+    keyring::{Keyring, Tag},
+};
+
+/// A webhook sender's wire format.
+pub trait Provider: Send + Sync + 'static {
+    /// Short lowercase name: scopes dedup keys, names the provider in logs and in
+    /// [`Delivery::provider`](crate::Delivery::provider).
+    const NAME: &'static str;
+
+    /// The provider's catalogue enum, with its unknown case.
+    type Event: EventSet;
+
+    /// Headers that carry signatures: redacted in [`Delivery::headers`](crate::Delivery::headers)
+    /// and never logged.
+    fn signature_headers(&self) -> &'static [HeaderName];
+
+    /// The secrets to verify with.
+    fn keyring(&self) -> &Keyring;
+
+    /// Reads the signatures and any timestamp from the headers, before the body is read.
+    ///
+    /// `now` is the pipeline's clock (injectable for tests). Refuse (401) when no usable
+    /// signature is there or a timestamp is out of the provider's window.
+    fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError>;
+
+    /// Finds the event name and the dedup key in the verified body.
+    ///
+    /// `body` is the verified raw body, already checked to be UTF-8. Refuse (400) only what
+    /// is not a JSON object or has no discriminator; everything else is delivered.
+    fn envelope<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        body: &'a str,
+    ) -> Result<Envelope<'a>, EnvelopeError>;
+
+    /// Delivery metadata the provider sends in headers (attempt number, delivery id).
+    fn delivery_meta(&self, headers: &HeaderMap) -> DeliveryMeta {
+        let _ = headers;
+        DeliveryMeta::default()
+    }
+
+    /// How long a handled key is remembered: the provider's whole retry horizon.
+    fn dedup_ttl(&self) -> Duration {
+        Duration::from_secs(72 * 3600)
+    }
+}
+
+/// What the sender signed around the body, and the tags it offered.
+#[derive(Debug, Clone, Default)]
+pub struct Signed {
+    /// Bytes signed before the body (empty for providers that sign the body alone).
+    pub prefix: Vec<u8>,
+    /// Every tag the sender offered; the delivery is authentic when any secret of the keyring
+    /// matches any of them.
+    pub tags: Vec<Tag>,
+}
+
+/// Where a provider's event name and dedup key are, read from one verified body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope<'a> {
+    /// The event name used for routing and logs.
+    pub name: Cow<'a, str>,
+    /// The provider's delivery key, when the body (or a signed header) has one. When absent,
+    /// the pipeline uses the hex SHA-256 of the raw body.
+    pub key: Option<Cow<'a, str>>,
+    /// A narrower dedup scope inside the provider (Ayrshare's `refId`), if any.
+    pub scope: Option<Cow<'a, str>>,
+}
+
+/// Metadata a provider sends about the delivery itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeliveryMeta {
+    /// The attempt number, when the provider sends one (1 for the first attempt).
+    pub attempt: Option<u32>,
+    /// The provider's id for this delivery attempt, when distinct from the event id.
+    pub delivery_id: Option<String>,
+}
+
+/// Why a delivery's signature was refused (answered 401).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignatureError {
+    /// No signature header at all.
+    #[error("missing signature header `{0}`")]
+    Missing(&'static str),
+    /// The header is there but holds no well-formed signature.
+    #[error("malformed signature header `{0}`")]
+    Malformed(&'static str),
+    /// A header was repeated with differing values: which one did the sender mean?
+    #[error("header `{0}` repeated with differing values")]
+    Ambiguous(&'static str),
+    /// A header the scheme needs besides the signature is missing.
+    #[error("missing header `{0}`")]
+    MissingHeader(&'static str),
+    /// The timestamp header is not a whole number of seconds.
+    #[error("malformed timestamp header `{0}`")]
+    MalformedTimestamp(&'static str),
+    /// The timestamp is older than the tolerance.
+    #[error("timestamp too old")]
+    TimestampTooOld,
+    /// The timestamp is further in the future than the tolerance.
+    #[error("timestamp too far in the future")]
+    TimestampInFuture,
+    /// No secret of the keyring produced any offered signature.
+    #[error("signature does not match")]
+    Mismatch,
+}
+
+impl SignatureError {
+    /// A stable machine-readable code for the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Missing(_) => "missing_signature",
+            Self::Malformed(_) => "malformed_signature",
+            Self::Ambiguous(_) => "ambiguous_signature",
+            Self::MissingHeader(_) => "missing_header",
+            Self::MalformedTimestamp(_) => "malformed_timestamp",
+            Self::TimestampTooOld => "timestamp_too_old",
+            Self::TimestampInFuture => "timestamp_in_future",
+            Self::Mismatch => "invalid_signature",
+        }
+    }
+}
+
+/// Why a verified body was refused (answered 400): it is not something a retry could fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnvelopeError {
+    /// The body is not valid UTF-8.
+    #[error("body is not valid UTF-8")]
+    NotUtf8,
+    /// The body is not JSON.
+    #[error("body is not JSON")]
+    NotJson,
+    /// The body is JSON but not an object.
+    #[error("body is not a JSON object")]
+    NotObject,
+    /// The object has no usable discriminator (named here).
+    #[error("body has no string field `{0}`")]
+    MissingDiscriminator(&'static str),
+}
+
+impl EnvelopeError {
+    /// A stable machine-readable code for the error body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotUtf8 => "invalid_utf8",
+            Self::NotJson => "invalid_json",
+            Self::NotObject => "not_an_object",
+            Self::MissingDiscriminator(_) => "missing_discriminator",
+        }
+    }
+}
+
+/// Parses a provider's envelope struct from a verified body, classifying failures.
+///
+/// Declare the discriminator and the dedup key as [`LenientStr`] (with `#[serde(borrow,
+/// default)]`): they borrow from the body when they can and never fail, so the provider can
+/// answer [`EnvelopeError::MissingDiscriminator`] itself. The whole body is checked to be JSON.
+pub fn parse_envelope<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, EnvelopeError> {
+    serde_json::from_str(body).map_err(|error| {
+        if !error.is_data() {
+            EnvelopeError::NotJson
+        } else if body.trim_start().starts_with('{') {
+            // An object whose declared fields did not fit (a field repeated, say).
+            EnvelopeError::MissingDiscriminator("discriminator")
+        } else if serde_json::from_str::<IgnoredAny>(body).is_ok() {
+            EnvelopeError::NotObject
+        } else {
+            EnvelopeError::NotJson
+        }
+    })
+}
+
+/// A string field that never fails to parse: anything that is not a string reads as absent.
+///
+/// For envelope fields like the dedup key, where a provider's drift must not turn into a 400.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LenientStr<'a>(pub Option<Cow<'a, str>>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Option<Cow<'de, str>>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Some(Cow::Owned(v)))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_none<E>(self) -> Result<Self::Value, E> {
+                Ok(None)
+            }
+            fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+                d.deserialize_any(self)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut a: A,
+            ) -> Result<Self::Value, A::Error> {
+                while a.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(None)
+            }
+        }
+        deserializer.deserialize_any(Visit).map(LenientStr)
+    }
+}
+
+/// The single value of a header, refusing a header repeated with differing values.
+///
+/// Identical repeats (a proxy that duplicated a header) are accepted.
+pub fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'h HeaderValue>, SignatureError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.any(|other| other != first) {
+        return Err(SignatureError::Ambiguous(name));
+    }
+    Ok(Some(first))
+}
+
+/// Checks a Unix timestamp (seconds) against `now` with a symmetric tolerance.
+pub fn check_timestamp(
+    timestamp: i64,
+    now: SystemTime,
+    tolerance: Duration,
+) -> Result<(), SignatureError> {
+    let now = match now.duration_since(SystemTime::UNIX_EPOCH) {
+        Ok(d) => d.as_secs() as i64,
+        Err(_) => 0,
+    };
+    let tolerance = tolerance.as_secs().min(i64::MAX as u64) as i64;
+    if timestamp < now.saturating_sub(tolerance) {
+        Err(SignatureError::TimestampTooOld)
+    } else if timestamp > now.saturating_add(tolerance) {
+        Err(SignatureError::TimestampInFuture)
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Env<'a> {
+        #[serde(borrow, default)]
+        event: LenientStr<'a>,
+        #[serde(borrow, default)]
+        id: LenientStr<'a>,
+    }
+
+    #[test]
+    fn envelope_classification() {
+        let e: Env<'_> = parse_envelope(r#"{"id":"k","event":"a.b","x":[1,{"y":null}]}"#).unwrap();
+        assert_eq!(
+            (e.event.0.as_deref(), e.id.0.as_deref()),
+            (Some("a.b"), Some("k"))
+        );
+        assert!(matches!(e.event.0, Some(Cow::Borrowed(_))));
+        let e: Env<'_> = parse_envelope(r#"{"id":{"nested":true},"event":"a"}"#).unwrap();
+        assert_eq!(e.id.0, None);
+        let e: Env<'_> = parse_envelope(r#"{"id":"a\"b","event":"a"}"#).unwrap();
+        assert_eq!(e.id.0.as_deref(), Some("a\"b"));
+        assert_eq!(
+            parse_envelope::<Env<'_>>("nope").err(),
+            Some(EnvelopeError::NotJson)
+        );
+        assert_eq!(
+            parse_envelope::<Env<'_>>("{\"a\":").err(),
+            Some(EnvelopeError::NotJson)
+        );
+        assert_eq!(
+            parse_envelope::<Env<'_>>("[1,2]").err(),
+            Some(EnvelopeError::NotObject)
+        );
+        assert_eq!(
+            parse_envelope::<Env<'_>>("\"s\"").err(),
+            Some(EnvelopeError::NotObject)
+        );
+        let e: Env<'_> = parse_envelope(r#"{"event":5}"#).unwrap();
+        assert_eq!(e.event.0, None);
+    }
+
+    #[test]
+    fn repeated_headers() {
+        let mut h = HeaderMap::new();
+        h.append("x-sig", HeaderValue::from_static("a"));
+        assert!(single_header(&h, "x-sig").unwrap().is_some());
+        h.append("x-sig", HeaderValue::from_static("a"));
+        assert!(single_header(&h, "x-sig").is_ok());
+        h.append("x-sig", HeaderValue::from_static("b"));
+        assert_eq!(
+            single_header(&h, "x-sig"),
+            Err(SignatureError::Ambiguous("x-sig"))
+        );
+        assert_eq!(single_header(&h, "x-none"), Ok(None));
+    }
+
+    #[test]
+    fn timestamp_window() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let tol = Duration::from_secs(300);
+        assert_eq!(check_timestamp(1_000_000, now, tol), Ok(()));
+        assert_eq!(check_timestamp(1_000_300, now, tol), Ok(()));
+        assert_eq!(
+            check_timestamp(999_699, now, tol),
+            Err(SignatureError::TimestampTooOld)
+        );
+        assert_eq!(
+            check_timestamp(1_000_301, now, tol),
+            Err(SignatureError::TimestampInFuture)
+        );
+        assert_eq!(
+            check_timestamp(-5, now, tol),
+            Err(SignatureError::TimestampTooOld)
+        );
+    }
+}
