@@ -175,14 +175,17 @@ impl EnvelopeError {
 /// default)]`): they borrow from the body when they can and never fail, so the provider can
 /// answer [`EnvelopeError::MissingDiscriminator`] itself. The whole body is checked to be JSON.
 pub fn parse_envelope<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, EnvelopeError> {
+    if !body.trim_start().starts_with('{') {
+        // serde would read an array into a struct field by field: refuse anything else first.
+        return Err(match serde_json::from_str::<IgnoredAny>(body) {
+            Ok(_) => EnvelopeError::NotObject,
+            Err(_) => EnvelopeError::NotJson,
+        });
+    }
     serde_json::from_str(body).map_err(|error| {
-        if !error.is_data() {
-            EnvelopeError::NotJson
-        } else if body.trim_start().starts_with('{') {
-            // An object whose declared fields did not fit (a field repeated, say).
+        if error.is_data() {
+            // An object whose declared fields did not fit (a discriminator repeated, say).
             EnvelopeError::MissingDiscriminator("discriminator")
-        } else if serde_json::from_str::<IgnoredAny>(body).is_ok() {
-            EnvelopeError::NotObject
         } else {
             EnvelopeError::NotJson
         }

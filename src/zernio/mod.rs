@@ -209,7 +209,8 @@ mod tests {
     #[test]
     fn envelope() {
         let zernio = Zernio::new([SECRET]).unwrap();
-        let e = zernio.envelope(&HeaderMap::new(), BODY).unwrap();
+        let headers = HeaderMap::new();
+        let e = zernio.envelope(&headers, BODY).unwrap();
         assert_eq!(
             (e.name.as_ref(), e.key.as_deref()),
             ("webhook.test", Some("3f1c2a9e-4b7d-4e21-9c0a-5d6e7f8a9b10"))
