@@ -1,11 +1,30 @@
-//! hookgate (crate docs are written below, in `docs/`).
+#![doc = include_str!("../README.md")]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod body;
+pub mod dedup;
+mod delivery;
+mod dispatch;
+pub mod event;
+#[cfg(feature = "axum")]
+mod extract;
+pub mod keyring;
+mod layer;
+mod pipeline;
+pub mod provider;
+pub mod rejection;
 
 #[cfg(feature = "ayrshare")]
 pub mod ayrshare;
-pub mod dedup;
-pub mod event;
-pub mod keyring;
-pub mod provider;
 #[cfg(feature = "zernio")]
 pub mod zernio;
+
+pub use body::ResponseBody;
+pub use delivery::Delivery;
+pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
+#[cfg(feature = "axum")]
+pub use extract::{MissingDelivery, Verified};
+pub use layer::{ResponseFuture, WebhookLayer, WebhookService};
+pub use pipeline::{
+    Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,
+};

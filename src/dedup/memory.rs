@@ -33,10 +33,12 @@ const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 /// It is per process: when the app runs on several machines, use `RedisDedupStore` (feature
 /// `redis`) so that a retry landing on another replica is still recognised.
 pub struct MemoryStore {
-    shards: Box<[Mutex<LruCache<[u8; 16], Slot>>]>,
+    shards: Box<[Shard]>,
     epoch: Instant,
     next_token: AtomicU64,
 }
+
+type Shard = Mutex<LruCache<[u8; 16], Slot>>;
 
 /// Packed entry state: deadline (ms since the store's epoch) in the high 40 bits, the lease
 /// token in the low 24. Token 0 marks a committed ("done") key whose deadline is its TTL.
@@ -112,8 +114,8 @@ impl MemoryStore {
     pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Claim {
         let now = self.now_ms();
         let mut shard = self.shard(key);
-        if let Some(slot) = shard.get(key.digest()).copied() {
-            if slot.deadline_ms() > now {
+        if let Some(slot) = shard.get(key.digest()).copied()
+            && slot.deadline_ms() > now {
                 return if slot.token() == 0 {
                     Claim::Done
                 } else {
@@ -122,7 +124,6 @@ impl MemoryStore {
                     }
                 };
             }
-        }
         let token = self.new_token();
         shard.put(
             *key.digest(),

@@ -1,0 +1,80 @@
+//! [`Delivery`]: what a handler knows about the delivery that carried its event.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue};
+
+/// The context of one verified delivery: provider, event name, dedup key, time, the headers
+/// (signature headers redacted) and the raw body exactly as received.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub(crate) provider: &'static str,
+    pub(crate) event: String,
+    pub(crate) key: String,
+    pub(crate) key_from_body_hash: bool,
+    pub(crate) received_at: SystemTime,
+    pub(crate) attempt: Option<u32>,
+    pub(crate) delivery_id: Option<String>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) raw: Bytes,
+}
+
+impl Delivery {
+    /// The provider's name (`zernio`, `ayrshare`, `standard`, ...).
+    pub fn provider(&self) -> &'static str {
+        self.provider
+    }
+
+    /// The event name as routed (Zernio `event`, Ayrshare `action[/subAction]`, Standard `type`).
+    pub fn event(&self) -> &str {
+        &self.event
+    }
+
+    /// The dedup key as the provider gives it (Zernio `id`, Ayrshare `hookId`, Standard
+    /// `webhook-id`), or the hex SHA-256 of the raw body when the provider sent none.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether [`Delivery::key`] is the body-hash fallback rather than the provider's key.
+    pub fn key_is_body_hash(&self) -> bool {
+        self.key_from_body_hash
+    }
+
+    /// When hookgate received the delivery.
+    pub fn received_at(&self) -> SystemTime {
+        self.received_at
+    }
+
+    /// The attempt number, when the provider sends one (Ayrshare does; Zernio does not).
+    pub fn attempt(&self) -> Option<u32> {
+        self.attempt
+    }
+
+    /// The provider's id for this delivery attempt, when it sends one.
+    pub fn delivery_id(&self) -> Option<&str> {
+        self.delivery_id.as_deref()
+    }
+
+    /// The request headers, with every signature header's value replaced by `[redacted]`.
+    pub fn headers(&self) -> &HeaderMap {
+        &self.headers
+    }
+
+    /// The verified raw body, byte for byte as received.
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+}
+
+/// Replaces the values of `names` by `[redacted]` (marked sensitive).
+pub(crate) fn redact(headers: &mut HeaderMap, names: &[http::HeaderName]) {
+    for name in names {
+        if let http::header::Entry::Occupied(mut entry) = headers.entry(name) {
+            let mut value = HeaderValue::from_static("[redacted]");
+            value.set_sensitive(true);
+            entry.insert(value);
+        }
+    }
+}

@@ -1,0 +1,376 @@
+//! [`Webhooks`]: register an async closure per typed event, then mount the built
+//! [`Dispatcher`] as a service on a route.
+//!
+//! Each delivery goes through the whole pipeline (read, verify, claim), then to the handler
+//! registered for its event name, which decodes its own typed event straight from the raw
+//! body. A handler takes the event, optionally the [`Delivery`], and optionally the app state:
+//!
+//! ```
+//! # #[cfg(feature = "zernio")] {
+//! use hookgate::{Delivery, Webhooks, event::UnknownEvent, zernio::{self, Zernio}};
+//!
+//! #[derive(Clone)]
+//! struct App { name: &'static str }
+//!
+//! # fn build() -> Result<(), Box<dyn std::error::Error>> {
+//! let webhooks = Webhooks::with_state(Zernio::new(["secret"])?, App { name: "demo" })
+//!     .on(|test: zernio::WebhookTest| async move {
+//!         println!("test fire {}", test.id);
+//!     })
+//!     .on(|event: zernio::WebhookTest, delivery: Delivery, app: App| async move {
+//!         // A second handler for the same event type is refused by `build`.
+//!         Ok::<_, std::io::Error>(())
+//!     })
+//!     .fallback(|event: UnknownEvent, delivery: Delivery| async move {
+//!         println!("unhandled {} ({:?})", event.name(), event.reason());
+//!     });
+//! assert!(webhooks.build().is_err());
+//! # Ok(()) }
+//! # build().unwrap();
+//! # }
+//! ```
+//!
+//! A handler's answer decides the status: `()` or `Ok(())` is 200 and commits the key; `Err`
+//! (or a panic) is 500 and releases it, so the provider's retry is handled. An event whose name
+//! has no handler, that is outside the catalogue, or whose fields did not fit its model goes to
+//! the fallback as an [`UnknownEvent`] with its raw JSON; without a fallback it is acknowledged
+//! (200) and logged.
+
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    convert::Infallible,
+    fmt,
+    future::Future,
+    marker::PhantomData,
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::Full;
+use tower_service::Service;
+
+use crate::{
+    Delivery, ResponseBody, ResponseFuture,
+    dedup::BoxFuture,
+    event::{Event, UnknownEvent, UnknownReason},
+    pipeline::{self, Config, Handled, config_methods},
+    provider::Provider,
+    rejection::{Ack, Rejection},
+};
+
+/// A boxed error, as returned by failing handlers.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// What a handler's future may return: `()`, or `Result<(), E>` for any error convertible into
+/// a [`BoxError`] (including `anyhow::Error`, `std::io::Error`, `String`).
+pub trait HandlerOutput: Send + 'static {
+    /// `Err` answers 500 and releases the key.
+    fn into_result(self) -> Result<(), BoxError>;
+}
+
+impl HandlerOutput for () {
+    fn into_result(self) -> Result<(), BoxError> {
+        Ok(())
+    }
+}
+
+impl<E: Into<BoxError> + Send + 'static> HandlerOutput for Result<(), E> {
+    fn into_result(self) -> Result<(), BoxError> {
+        self.map_err(Into::into)
+    }
+}
+
+/// An async function that handles events of type `T`, with app state `S`.
+///
+/// Implemented for closures `Fn(T)`, `Fn(T, Delivery)` and `Fn(T, Delivery, S)` returning a
+/// future of a [`HandlerOutput`]. `M` is a marker that tells those shapes apart.
+pub trait Handler<T, S, M>: Send + Sync + 'static {
+    /// Runs the handler.
+    fn call(
+        &self,
+        event: T,
+        delivery: Delivery,
+        state: S,
+    ) -> BoxFuture<'static, Result<(), BoxError>>;
+}
+
+impl<F, Fut, T, S> Handler<T, S, (T,)> for F
+where
+    F: Fn(T) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    fn call(&self, event: T, _: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
+        let future = self(event);
+        Box::pin(async move { future.await.into_result() })
+    }
+}
+
+impl<F, Fut, T, S> Handler<T, S, (T, Delivery)> for F
+where
+    F: Fn(T, Delivery) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    fn call(&self, event: T, delivery: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
+        let future = self(event, delivery);
+        Box::pin(async move { future.await.into_result() })
+    }
+}
+
+impl<F, Fut, T, S> Handler<T, S, (T, Delivery, S)> for F
+where
+    F: Fn(T, Delivery, S) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    fn call(
+        &self,
+        event: T,
+        delivery: Delivery,
+        state: S,
+    ) -> BoxFuture<'static, Result<(), BoxError>> {
+        let future = self(event, delivery, state);
+        Box::pin(async move { future.await.into_result() })
+    }
+}
+
+/// A decode failure, handed back with what the fallback needs.
+type Drift<S> = Box<(crate::event::DecodeError, Delivery, S)>;
+type Typed<S> = Arc<
+    dyn Fn(Delivery, S) -> Result<BoxFuture<'static, Result<(), BoxError>>, Drift<S>> + Send + Sync,
+>;
+type Fallback<S> = Arc<
+    dyn Fn(UnknownEvent, Delivery, S) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync,
+>;
+
+/// Registering handlers went wrong; reported by [`Webhooks::build`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// Two handlers were registered for one event name.
+    #[error("two handlers registered for event `{0}`")]
+    DuplicateHandler(&'static str),
+}
+
+/// Builds a [`Dispatcher`]: the pipeline plus a typed handler per event. See the
+/// [module docs](self).
+pub struct Webhooks<P, S = ()> {
+    provider: P,
+    config: Config,
+    state: S,
+    handlers: Vec<(&'static [&'static str], Typed<S>)>,
+    fallback: Option<Fallback<S>>,
+}
+
+impl<P: Provider> Webhooks<P, ()> {
+    /// Handlers for `provider`'s events, with default limits and an in-memory dedup store.
+    pub fn new(provider: P) -> Self {
+        Self::with_state(provider, ())
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
+    /// Like [`Webhooks::new`], with app state that handlers taking three arguments receive
+    /// (cloned per delivery: wrap large state in an `Arc`).
+    pub fn with_state(provider: P, state: S) -> Self {
+        Self {
+            provider,
+            config: Config::default(),
+            state,
+            handlers: Vec::new(),
+            fallback: None,
+        }
+    }
+
+    /// Registers `handler` for the event type `T` (every name in `T::NAMES`).
+    pub fn on<T, M, H>(mut self, handler: H) -> Self
+    where
+        T: Event,
+        H: Handler<T, S, M>,
+    {
+        let handler = Arc::new(handler);
+        let typed: Typed<S> = Arc::new(move |delivery: Delivery, state: S| {
+            match T::decode(delivery.event(), delivery.raw()) {
+                Ok(event) => Ok(handler.call(event, delivery, state)),
+                Err(error) => Err(Box::new((error, delivery, state))),
+            }
+        });
+        self.handlers.push((T::NAMES, typed));
+        self
+    }
+
+    /// Registers the handler for everything no typed handler took: names outside the
+    /// catalogue, known names without a handler, and known events that did not fit their model.
+    pub fn fallback<M, H>(mut self, handler: H) -> Self
+    where
+        H: Handler<UnknownEvent, S, M>,
+    {
+        let handler = Arc::new(handler);
+        self.fallback = Some(Arc::new(move |event, delivery, state| {
+            handler.call(event, delivery, state)
+        }));
+        self
+    }
+
+    config_methods!();
+
+    /// Freezes the registrations into a service; refuses two handlers for one event name.
+    pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
+        let mut routes = HashMap::new();
+        for (names, handler) in self.handlers {
+            for &name in names {
+                match routes.entry(name) {
+                    Entry::Occupied(_) => return Err(BuildError::DuplicateHandler(name)),
+                    Entry::Vacant(slot) => {
+                        slot.insert(handler.clone());
+                    }
+                }
+            }
+        }
+        Ok(Dispatcher {
+            provider: Arc::new(self.provider),
+            config: Arc::new(self.config),
+            router: Arc::new(Router {
+                routes,
+                fallback: self.fallback,
+                state: self.state,
+                provider: PhantomData,
+            }),
+        })
+    }
+}
+
+impl<P, S> fmt::Debug for Webhooks<P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Webhooks")
+            .field("provider", &std::any::type_name::<P>())
+            .field(
+                "handlers",
+                &self
+                    .handlers
+                    .iter()
+                    .map(|(names, _)| names)
+                    .collect::<Vec<_>>(),
+            )
+            .field("fallback", &self.fallback.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+struct Router<P, S> {
+    routes: HashMap<&'static str, Typed<S>>,
+    fallback: Option<Fallback<S>>,
+    state: S,
+    provider: PhantomData<fn() -> P>,
+}
+
+impl<P: Provider, S: Clone> Router<P, S> {
+    async fn dispatch(&self, delivery: Delivery) -> Result<Ack, Rejection> {
+        let (event, delivery, state) = match self.routes.get(delivery.event()) {
+            Some(handler) => match handler(delivery, self.state.clone()) {
+                Ok(future) => return finish(future.await),
+                Err(drift) => {
+                    let (error, delivery, state) = *drift;
+                    tracing::warn!(%error, "known event did not fit its model; delivered as unknown");
+                    let event = UnknownEvent::new(
+                        delivery.event(),
+                        delivery.raw().clone(),
+                        UnknownReason::Drifted(error),
+                    );
+                    (event, delivery, state)
+                }
+            },
+            None => {
+                let reason = if <P::Event as Event>::NAMES.contains(&delivery.event()) {
+                    UnknownReason::Unhandled
+                } else {
+                    UnknownReason::UnknownName
+                };
+                let event = UnknownEvent::new(delivery.event(), delivery.raw().clone(), reason);
+                (event, delivery, self.state.clone())
+            }
+        };
+        match &self.fallback {
+            Some(fallback) => finish(fallback(event, delivery, state).await),
+            None => {
+                tracing::info!(reason = ?event.reason(), "no handler for event; acknowledged");
+                Ok(Ack::Ignored)
+            }
+        }
+    }
+}
+
+fn finish(result: Result<(), BoxError>) -> Result<Ack, Rejection> {
+    match result {
+        Ok(()) => Ok(Ack::Handled),
+        Err(error) => {
+            tracing::error!(error = %error, "handler failed");
+            Err(Rejection::HandlerFailed)
+        }
+    }
+}
+
+/// The service built by [`Webhooks::build`]: mount it on a route (`route_service` in axum),
+/// or serve it with bare hyper. Cheap to clone.
+pub struct Dispatcher<P, S = ()> {
+    provider: Arc<P>,
+    config: Arc<Config>,
+    router: Arc<Router<P, S>>,
+}
+
+impl<P, S> Clone for Dispatcher<P, S> {
+    fn clone(&self) -> Self {
+        Self {
+            provider: self.provider.clone(),
+            config: self.config.clone(),
+            router: self.router.clone(),
+        }
+    }
+}
+
+impl<P, S> fmt::Debug for Dispatcher<P, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut names: Vec<_> = self.router.routes.keys().collect();
+        names.sort();
+        f.debug_struct("Dispatcher")
+            .field("events", &names)
+            .field("fallback", &self.router.fallback.is_some())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<P, S, B> Service<Request<B>> for Dispatcher<P, S>
+where
+    P: Provider,
+    S: Clone + Send + Sync + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: fmt::Display,
+{
+    type Response = Response<ResponseBody<Full<Bytes>>>;
+    type Error = Infallible;
+    type Future = ResponseFuture<Full<Bytes>, Infallible>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let router = self.router.clone();
+        ResponseFuture::new(pipeline::run(
+            self.provider.clone(),
+            self.config.clone(),
+            request,
+            move |accepted| async move {
+                let response = pipeline::respond(router.dispatch(accepted.into_delivery()).await);
+                Handled::<_, Infallible>::Response(response)
+            },
+        ))
+    }
+}

@@ -1,0 +1,474 @@
+//! The pipeline every delivery goes through, shared by [`WebhookLayer`](crate::WebhookLayer) and
+//! [`Webhooks`](crate::Webhooks): read (bounded, timed), verify (HMAC as the chunks arrive),
+//! parse the envelope, claim the key, call the handler (timed, panics caught), then commit or
+//! release the key and answer.
+
+use std::{
+    fmt,
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use bytes::{Buf as _, Bytes, BytesMut};
+use futures_util::FutureExt as _;
+use http::{Method, Request, Response, request::Parts};
+use http_body::Body;
+use http_body_util::{BodyExt as _, Full};
+use sha2::{Digest, Sha256};
+use tracing::{Instrument as _, field::Empty};
+
+use crate::{
+    Delivery,
+    dedup::{Claim, DedupKey, DedupStore, Lease, MemoryStore},
+    delivery::redact,
+    keyring::Verifier,
+    provider::{EnvelopeError, Provider},
+    rejection::{Ack, Rejection},
+};
+
+/// A source of the current time (injectable for tests of timestamp windows).
+pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// Pipeline settings, shared by the layer and the dispatcher.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) body_limit: usize,
+    pub(crate) read_timeout: Duration,
+    pub(crate) handler_timeout: Option<Duration>,
+    pub(crate) lease: Duration,
+    pub(crate) dedup_ttl: Option<Duration>,
+    pub(crate) store: Arc<dyn DedupStore>,
+    pub(crate) clock: Clock,
+}
+
+/// Default body limit: 1 MiB.
+pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
+/// Default read timeout for the whole body.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default handler timeout (below which a handler keeps its claim).
+pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default lease of an in-flight claim: longer than the default handler timeout, so a handler
+/// never loses its claim while it may still run.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            handler_timeout: Some(DEFAULT_HANDLER_TIMEOUT),
+            lease: DEFAULT_LEASE,
+            dedup_ttl: None,
+            store: Arc::new(MemoryStore::new()),
+            clock: Arc::new(SystemTime::now),
+        }
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
+            .field("handler_timeout", &self.handler_timeout)
+            .field("lease", &self.lease)
+            .field("dedup_ttl", &self.dedup_ttl)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builder methods shared by `WebhookLayer` and `Webhooks` (both hold a `config: Config`).
+macro_rules! config_methods {
+    () => {
+        /// Largest body accepted, in bytes (default 1 MiB). Larger bodies get 413, from
+        /// `Content-Length` before a byte is read, or as soon as a stream passes the limit.
+        pub fn body_limit(mut self, bytes: usize) -> Self {
+            self.config.body_limit = bytes;
+            self
+        }
+
+        /// How long the whole body may take to arrive (default 10 s); past it, 408.
+        pub fn read_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.config.read_timeout = timeout;
+            self
+        }
+
+        /// How long a handler may run (default 30 s); past it, 503 and the key is released.
+        /// `None` lets handlers run as long as they like (the lease still expires).
+        pub fn handler_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
+            self.config.handler_timeout = timeout;
+            self
+        }
+
+        /// How long an in-flight claim lasts before another delivery of the same key may take
+        /// it (default 60 s). Keep it above the handler timeout.
+        pub fn lease(mut self, lease: std::time::Duration) -> Self {
+            self.config.lease = lease;
+            self
+        }
+
+        /// How long a handled key is remembered (default: the provider's retry horizon, e.g.
+        /// 72 h for Zernio).
+        pub fn dedup_ttl(mut self, ttl: std::time::Duration) -> Self {
+            self.config.dedup_ttl = Some(ttl);
+            self
+        }
+
+        /// The dedup store (default: a [`MemoryStore`](crate::dedup::MemoryStore) of one
+        /// million keys). Share one store between several providers or services by passing
+        /// the same `Arc`.
+        pub fn store(mut self, store: impl crate::dedup::DedupStore) -> Self {
+            self.config.store = std::sync::Arc::new(store);
+            self
+        }
+
+        /// The clock used for timestamp windows and `Delivery::received_at` (default
+        /// `SystemTime::now`); inject one in tests.
+        pub fn clock(
+            mut self,
+            clock: impl Fn() -> std::time::SystemTime + Send + Sync + 'static,
+        ) -> Self {
+            self.config.clock = std::sync::Arc::new(clock);
+            self
+        }
+    };
+}
+pub(crate) use config_methods;
+
+/// A verified, claimed delivery handed to the next stage (handler registry or inner service).
+pub(crate) struct Accepted {
+    pub(crate) parts: Parts,
+    /// The delivery, without headers yet: the next stage moves or copies them in.
+    delivery: Delivery,
+    signature_headers: &'static [http::HeaderName],
+}
+
+impl Accepted {
+    /// The delivery with the request's headers moved in (redacted); the parts are dropped.
+    pub(crate) fn into_delivery(self) -> Delivery {
+        let mut delivery = self.delivery;
+        delivery.headers = self.parts.headers;
+        redact(&mut delivery.headers, self.signature_headers);
+        delivery
+    }
+
+    /// The request parts and the delivery with a redacted copy of the headers.
+    pub(crate) fn split(self) -> (Parts, Delivery) {
+        let mut delivery = self.delivery;
+        delivery.headers = self.parts.headers.clone();
+        redact(&mut delivery.headers, self.signature_headers);
+        (self.parts, delivery)
+    }
+}
+
+/// What the next stage did.
+pub(crate) enum Handled<R, E> {
+    /// The next stage answered; a 2xx commits the key, anything else releases it.
+    Response(R),
+    /// The inner service failed: release the key and pass the error on.
+    Error(E),
+}
+
+/// Runs one delivery through the pipeline. `next` gets the accepted delivery; its response's
+/// status decides commit (2xx) or release.
+pub(crate) async fn run<P, B, F, Fut, RB, E>(
+    provider: Arc<P>,
+    config: Arc<Config>,
+    request: Request<B>,
+    next: F,
+) -> Result<Response<crate::ResponseBody<RB>>, E>
+where
+    P: Provider,
+    B: Body,
+    B::Error: fmt::Display,
+    F: FnOnce(Accepted) -> Fut,
+    Fut: Future<Output = Handled<Response<RB>, E>>,
+{
+    let span = tracing::info_span!(
+        "webhook",
+        provider = P::NAME,
+        event = Empty,
+        key = Empty,
+        outcome = Empty
+    );
+    let work = async {
+        let result = pipeline(&*provider, &config, request, next).await;
+        let outcome = match &result {
+            Ok(Outcome::Rejected(rejection)) => {
+                log_rejection(rejection);
+                rejection.code()
+            }
+            Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
+            Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
+            Ok(Outcome::Ack(Ack::Handled)) => "handled",
+            Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
+            Ok(Outcome::Inner(_)) => "handler_refused",
+            Err(_) => "inner_error",
+        };
+        tracing::Span::current().record("outcome", outcome);
+        tracing::debug!(outcome, "delivery done");
+        result.map(Outcome::into_response)
+    };
+    work.instrument(span).await
+}
+
+enum Outcome<RB> {
+    Rejected(Rejection),
+    Ack(Ack),
+    Inner(Response<RB>),
+}
+
+impl<RB> Outcome<RB> {
+    fn into_response(self) -> Response<crate::ResponseBody<RB>> {
+        match self {
+            Self::Rejected(rejection) => rejection.into_response().map(crate::ResponseBody::own),
+            Self::Ack(ack) => ack.into_response().map(crate::ResponseBody::own),
+            Self::Inner(response) => response.map(crate::ResponseBody::inner),
+        }
+    }
+}
+
+impl<RB> From<Rejection> for Outcome<RB> {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(rejection)
+    }
+}
+
+fn log_rejection(rejection: &Rejection) {
+    match rejection {
+        Rejection::MethodNotAllowed => tracing::debug!(%rejection, "refused"),
+        Rejection::InFlight { .. } => tracing::info!(%rejection, "same key in flight"),
+        Rejection::StoreUnavailable
+        | Rejection::HandlerFailed
+        | Rejection::HandlerPanicked
+        | Rejection::HandlerTimeout => tracing::error!(%rejection, "delivery failed; key released"),
+        _ => tracing::warn!(%rejection, "refused"),
+    }
+}
+
+async fn pipeline<P, B, F, Fut, RB, E>(
+    provider: &P,
+    config: &Config,
+    request: Request<B>,
+    next: F,
+) -> Result<Outcome<RB>, E>
+where
+    P: Provider,
+    B: Body,
+    B::Error: fmt::Display,
+    F: FnOnce(Accepted) -> Fut,
+    Fut: Future<Output = Handled<Response<RB>, E>>,
+{
+    let (parts, body) = request.into_parts();
+    if parts.method != Method::POST {
+        return Ok(Rejection::MethodNotAllowed.into());
+    }
+    let declared = parts
+        .headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let limit = config.body_limit;
+    if declared.is_some_and(|n| n > limit as u64) || body.size_hint().lower() > limit as u64 {
+        return Ok(Rejection::PayloadTooLarge { limit }.into());
+    }
+    let now = (config.clock)();
+    let signed = match provider.signature(&parts.headers, now) {
+        Ok(signed) => signed,
+        Err(error) => return Ok(Rejection::Signature(error).into()),
+    };
+    let mut verifier = provider.keyring().verifier(&signed.prefix);
+    let raw =
+        match tokio::time::timeout(config.read_timeout, read(body, limit, &mut verifier)).await {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(rejection)) => return Ok(rejection.into()),
+            Err(_) => return Ok(Rejection::ReadTimeout.into()),
+        };
+    match verifier.matches(&signed.tags) {
+        Some(key_index) => tracing::trace!(key_index, "signature verified"),
+        None => return Ok(Rejection::Signature(crate::provider::SignatureError::Mismatch).into()),
+    }
+    let Ok(text) = std::str::from_utf8(&raw) else {
+        return Ok(Rejection::Envelope(EnvelopeError::NotUtf8).into());
+    };
+    let envelope = match provider.envelope(&parts.headers, text) {
+        Ok(envelope) => envelope,
+        Err(error) => return Ok(Rejection::Envelope(error).into()),
+    };
+    let (key, key_from_body_hash) = match envelope.key {
+        Some(key) => (key.into_owned(), false),
+        None => (hex::encode(Sha256::digest(&raw)), true),
+    };
+    let event = envelope.name.into_owned();
+    let dedup_key = DedupKey::new(P::NAME, envelope.scope.as_deref(), &key);
+    let span = tracing::Span::current();
+    span.record("event", event.as_str());
+    span.record("key", key.as_str());
+
+    let lease = match config.store.claim(&dedup_key, config.lease).await {
+        Ok(Claim::Acquired(lease)) => lease,
+        Ok(Claim::Done) => {
+            tracing::debug!("duplicate delivery acknowledged; handler not called");
+            return Ok(Outcome::Ack(Ack::Duplicate));
+        }
+        Ok(Claim::InFlight { retry_after }) => {
+            return Ok(Rejection::InFlight { retry_after }.into());
+        }
+        Err(error) => {
+            tracing::error!(%error, "dedup claim failed");
+            return Ok(Rejection::StoreUnavailable.into());
+        }
+    };
+    let mut guard = LeaseGuard {
+        store: config.store.clone(),
+        key: dedup_key,
+        lease: Some(lease),
+    };
+
+    let meta = provider.delivery_meta(&parts.headers);
+    let delivery = Delivery {
+        provider: P::NAME,
+        event,
+        key,
+        key_from_body_hash,
+        received_at: now,
+        attempt: meta.attempt,
+        delivery_id: meta.delivery_id,
+        headers: http::HeaderMap::new(),
+        raw,
+    };
+    let accepted = Accepted {
+        parts,
+        delivery,
+        signature_headers: provider.signature_headers(),
+    };
+    let handled = AssertUnwindSafe(next(accepted)).catch_unwind();
+    let handled = match config.handler_timeout {
+        Some(limit) => match tokio::time::timeout(limit, handled).await {
+            Ok(handled) => handled,
+            Err(_) => {
+                guard.release().await;
+                return Ok(Rejection::HandlerTimeout.into());
+            }
+        },
+        None => handled.await,
+    };
+    match handled {
+        Ok(Handled::Response(response)) if response.status().is_success() => {
+            guard
+                .commit(config.dedup_ttl.unwrap_or_else(|| provider.dedup_ttl()))
+                .await;
+            Ok(Outcome::Inner(response))
+        }
+        Ok(Handled::Response(response)) => {
+            guard.release().await;
+            Ok(Outcome::Inner(response))
+        }
+        Ok(Handled::Error(error)) => {
+            guard.release().await;
+            Err(error)
+        }
+        Err(_panic) => {
+            guard.release().await;
+            Ok(Rejection::HandlerPanicked.into())
+        }
+    }
+}
+
+/// Reads the body up to `limit` bytes, feeding the verifier as chunks arrive. A body that
+/// arrives in one chunk is kept without a copy.
+async fn read<B>(body: B, limit: usize, verifier: &mut Verifier) -> Result<Bytes, Rejection>
+where
+    B: Body,
+    B::Error: fmt::Display,
+{
+    let mut body = std::pin::pin!(body);
+    let mut first: Option<Bytes> = None;
+    let mut rest: Option<BytesMut> = None;
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|error| {
+            tracing::debug!(%error, "body stream failed");
+            Rejection::BodyRead
+        })?;
+        let Ok(mut data) = frame.into_data() else {
+            continue;
+        };
+        let chunk = data.copy_to_bytes(data.remaining());
+        total += chunk.len();
+        if total > limit {
+            return Err(Rejection::PayloadTooLarge { limit });
+        }
+        verifier.update(&chunk);
+        match (&mut first, &mut rest) {
+            (None, _) => first = Some(chunk),
+            (Some(head), None) => {
+                let mut buf = BytesMut::with_capacity((total * 2).min(limit));
+                buf.extend_from_slice(head);
+                buf.extend_from_slice(&chunk);
+                rest = Some(buf);
+            }
+            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
+        }
+    }
+    Ok(match (first, rest) {
+        (_, Some(buf)) => buf.freeze(),
+        (Some(head), None) => head,
+        (None, None) => Bytes::new(),
+    })
+}
+
+/// Holds a claim until it is committed or released; a delivery dropped mid-way (the client
+/// went away, the server shut down) releases its claim in the background.
+struct LeaseGuard {
+    store: Arc<dyn DedupStore>,
+    key: DedupKey,
+    lease: Option<Lease>,
+}
+
+impl LeaseGuard {
+    async fn commit(&mut self, ttl: Duration) {
+        if let Some(lease) = self.lease.take() {
+            match self.store.commit(&self.key, lease, ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    tracing::warn!("lease expired before commit; a retry may run the handler again")
+                }
+                Err(error) => {
+                    tracing::error!(%error, "dedup commit failed; a retry may run the handler again")
+                }
+            }
+        }
+    }
+
+    async fn release(&mut self) {
+        if let Some(lease) = self.lease.take()
+            && let Err(error) = self.store.release(&self.key, lease).await
+        {
+            tracing::error!(%error, "dedup release failed; the key frees itself when its lease ends");
+        }
+    }
+}
+
+impl Drop for LeaseGuard {
+    fn drop(&mut self) {
+        if let Some(lease) = self.lease.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            let (store, key) = (self.store.clone(), self.key);
+            runtime.spawn(async move {
+                let _ = store.release(&key, lease).await;
+            });
+        }
+    }
+}
+
+/// Turns a handler's outcome into the next stage's response (used by the dispatcher).
+pub(crate) fn respond(result: Result<Ack, Rejection>) -> Response<Full<Bytes>> {
+    match result {
+        Ok(ack) => ack.into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}

@@ -1,0 +1,180 @@
+//! Every way hookgate answers a delivery itself, with the status that makes the sender retry
+//! exactly when a retry helps.
+//!
+//! Both first providers retry 5xx, 408 and 429 and treat other 4xx as final, so:
+//!
+//! | outcome | status |
+//! | --- | --- |
+//! | handled, duplicate, unknown event | 200 |
+//! | same key still being handled | 429 with `Retry-After` |
+//! | no / malformed / wrong signature, timestamp out of window | 401 |
+//! | body over the limit | 413 |
+//! | body not sent in time | 408 |
+//! | not a JSON object, no discriminator | 400 |
+//! | handler error or panic | 500 (key released) |
+//! | handler timeout, dedup store unavailable | 503 |
+//! | method other than `POST` | 405 |
+//!
+//! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
+//! expected signature; details go to `tracing`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::provider::{EnvelopeError, SignatureError};
+
+/// Why hookgate refused (or could not finish) a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// The method is not `POST` (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is over the limit, by `Content-Length` or while streaming (413).
+    #[error("body over the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// The body did not arrive within the read timeout (408, retried by senders).
+    #[error("body not received in time")]
+    ReadTimeout,
+    /// The body stream failed (client went away) (400).
+    #[error("body could not be read")]
+    BodyRead,
+    /// Signature refused (401).
+    #[error(transparent)]
+    Signature(#[from] SignatureError),
+    /// Verified body that is not a usable envelope (400).
+    #[error(transparent)]
+    Envelope(#[from] EnvelopeError),
+    /// The same key is being handled right now (429 with `Retry-After`).
+    #[error("delivery in flight; retry after {retry_after:?}")]
+    InFlight {
+        /// How long until the other holder's lease ends at the latest.
+        retry_after: Duration,
+    },
+    /// The dedup store failed (503).
+    #[error("dedup store unavailable")]
+    StoreUnavailable,
+    /// The handler returned an error (500, key released).
+    #[error("handler failed")]
+    HandlerFailed,
+    /// The handler panicked (500, key released).
+    #[error("handler panicked")]
+    HandlerPanicked,
+    /// The handler ran past its timeout (503, key released).
+    #[error("handler timed out")]
+    HandlerTimeout,
+}
+
+impl Rejection {
+    /// The status code sent for this rejection.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::ReadTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
+            Self::Signature(_) => StatusCode::UNAUTHORIZED,
+            Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A stable machine-readable code, sent as `code` in the body.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::ReadTimeout => "read_timeout",
+            Self::BodyRead => "body_read_failed",
+            Self::Signature(e) => e.code(),
+            Self::Envelope(e) => e.code(),
+            Self::InFlight { .. } => "in_flight",
+            Self::StoreUnavailable => "store_unavailable",
+            Self::HandlerFailed => "handler_error",
+            Self::HandlerPanicked => "handler_panicked",
+            Self::HandlerTimeout => "handler_timeout",
+        }
+    }
+
+    /// The response: status, JSON body and, where it applies, `Retry-After` or `Allow`.
+    pub fn into_response(self) -> Response<Full<Bytes>> {
+        let body = serde_json::json!({ "error": self.to_string(), "code": self.code() });
+        let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+        *response.status_mut() = self.status();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        match self {
+            Self::InFlight { retry_after } => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            Self::MethodNotAllowed => {
+                headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A 200 answer hookgate gives itself, with a fixed JSON body naming the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ack {
+    /// A handler ran and succeeded.
+    Handled,
+    /// The key was already handled: the handler was not called again.
+    Duplicate,
+    /// No handler and no fallback took the event.
+    Ignored,
+}
+
+impl Ack {
+    pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
+        let body: &'static [u8] = match self {
+            Self::Handled => br#"{"status":"handled"}"#,
+            Self::Duplicate => br#"{"status":"duplicate"}"#,
+            Self::Ignored => br#"{"status":"ignored"}"#,
+        };
+        let mut response = Response::new(Full::new(Bytes::from_static(body)));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn bodies_are_short_json_and_retry_after_rounds_up() {
+        let response = Rejection::InFlight {
+            retry_after: Duration::from_millis(1500),
+        }
+        .into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "2");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["code"], "in_flight");
+
+        let response = Rejection::Signature(SignatureError::Mismatch).into_response();
+        assert_eq!(response.status(), 401);
+        let response = Rejection::MethodNotAllowed.into_response();
+        assert_eq!(response.headers()[header::ALLOW], "POST");
+    }
+}
