@@ -26,12 +26,16 @@
 //! ```
 
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
 use std::{fmt, future::Future, pin::Pin, time::Duration};
 
 use sha2::{Digest, Sha256};
 
 pub use memory::MemoryStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisDedupStore;
 
 /// A boxed, `Send` future, as returned by [`DedupStore`] methods.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,5 @@
+//! `RedisDedupStore` (in progress).
+
+/// A dedup store in Redis, shared by several replicas (in progress).
+#[derive(Debug)]
+pub struct RedisDedupStore;
