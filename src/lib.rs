@@ -28,3 +28,5 @@ pub use layer::{ResponseFuture, WebhookLayer, WebhookService};
 pub use pipeline::{
     Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,
 };
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,61 @@
+//! Test helpers: build deliveries signed exactly as the providers sign them, to drive your
+//! webhook routes end to end through the real verifier (feature `testing`).
+//!
+//! ```
+//! # #[cfg(feature = "zernio")] {
+//! use hookgate::{Webhooks, testing::signed_request, zernio::{self, Zernio}};
+//! use tower::ServiceExt;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let zernio = Zernio::new(["test-secret"])?;
+//! let body = r#"{"id":"evt_1","event":"webhook.test","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+//! let request = signed_request(&zernio, "/webhooks/zernio", body);
+//!
+//! let service = Webhooks::new(zernio).on(|_: zernio::WebhookTest| async {}).build()?;
+//! let response = service.oneshot(request).await?;
+//! assert_eq!(response.status(), 200);
+//! # Ok(()) }
+//! # }
+//! ```
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, header};
+use http_body_util::Full;
+
+use crate::provider::Provider;
+
+/// A provider that can sign a delivery the way its sender does, with its keyring's current
+/// (first) secret.
+pub trait Sign: Provider {
+    /// Adds the signature headers (and any other header the scheme signs) for `body`.
+    fn sign(&self, body: &[u8], headers: &mut HeaderMap);
+}
+
+/// A `POST` to `uri` with `body`, `Content-Type: application/json` and the provider's signature.
+pub fn signed_request<P: Sign>(
+    provider: &P,
+    uri: &str,
+    body: impl Into<Bytes>,
+) -> Request<Full<Bytes>> {
+    let body = body.into();
+    let mut request = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body.clone()))
+        .expect("a valid request");
+    provider.sign(&body, request.headers_mut());
+    request
+}
+
+fn hex_header(value: String) -> HeaderValue {
+    HeaderValue::try_from(value).expect("hex is a valid header value")
+}
+
+#[cfg(feature = "zernio")]
+impl Sign for crate::zernio::Zernio {
+    fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
+        let tag = self.keyring().sign(b"", body).to_hex();
+        headers.insert(crate::zernio::HEADER_SIGNATURE, hex_header(tag.clone()));
+        headers.insert(crate::zernio::HEADER_LEGACY_SIGNATURE, hex_header(tag));
+    }
+}

@@ -1,0 +1,126 @@
+//! `WebhookLayer` on an ordinary axum route, with the `Verified` extractor, over real HTTP.
+#![cfg(all(feature = "zernio", feature = "testing", feature = "axum"))]
+
+mod support;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use axum::{Router, extract::State, http::StatusCode, routing::post};
+use hookgate::{
+    Verified, WebhookLayer,
+    keyring::Keyring,
+    zernio::{self, Zernio},
+};
+
+const SECRET: &str = "layer-secret";
+
+async fn handle(
+    State(calls): State<Arc<AtomicUsize>>,
+    Verified { event, delivery }: Verified<zernio::Event>,
+) -> StatusCode {
+    calls.fetch_add(1, Ordering::SeqCst);
+    match event {
+        zernio::Event::WebhookTest(test) if test.message.as_deref() == Some("refuse") => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        zernio::Event::WebhookTest(_) => StatusCode::NO_CONTENT,
+        zernio::Event::Unknown(unknown) => {
+            assert_eq!(unknown.raw(), delivery.raw());
+            StatusCode::ACCEPTED
+        }
+        _ => StatusCode::OK,
+    }
+}
+
+async fn post_signed(url: &str, body: &str) -> reqwest::Response {
+    let sig = Keyring::new([SECRET])
+        .unwrap()
+        .sign(b"", body.as_bytes())
+        .to_hex();
+    reqwest::Client::new()
+        .post(url)
+        .header("x-zernio-signature", sig)
+        .body(body.to_owned())
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn layer_verifies_dedups_and_hands_the_typed_event_to_the_route() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let app = Router::new()
+        .route(
+            "/hook",
+            post(handle).layer(WebhookLayer::new(Zernio::new([SECRET]).unwrap())),
+        )
+        .route("/plain", post(|| async { "no layer here" }))
+        .with_state(calls.clone());
+    let url = format!("http://{}/hook", support::serve(app).await);
+
+    let test = r#"{"id":"l-1","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    assert_eq!(post_signed(&url, test).await.status(), 204);
+    // Duplicate: answered by the layer, the route is not called.
+    assert_eq!(post_signed(&url, test).await.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+    // The route's non-2xx releases the key: the retry reaches the route again.
+    let refuse = test.replace("l-1", "l-2").replace("\"hi\"", "\"refuse\"");
+    assert_eq!(post_signed(&url, &refuse).await.status(), 503);
+    assert_eq!(post_signed(&url, &refuse).await.status(), 503);
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+
+    // Unknown events reach the route as the enum's unknown case.
+    assert_eq!(
+        post_signed(&url, r#"{"id":"l-3","event":"new.thing"}"#)
+            .await
+            .status(),
+        202
+    );
+
+    // Refusals never reach the route.
+    let response = reqwest::Client::new()
+        .post(&url)
+        .body(test)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert_eq!(calls.load(Ordering::SeqCst), 4);
+}
+
+#[tokio::test]
+async fn verified_without_the_layer_is_a_500() {
+    let app = Router::new().route(
+        "/hook",
+        post(|_: Verified<zernio::Event>| async { "unreachable" }),
+    );
+    let url = format!("http://{}/hook", support::serve(app).await);
+    let response = reqwest::Client::new()
+        .post(&url)
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 500);
+}
+
+/// Users put these in shared state and spawn their futures: they must be `Send + Sync`.
+#[test]
+fn public_types_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    fn send<T: Send>() {}
+    send_sync::<hookgate::Dispatcher<Zernio>>();
+    send_sync::<hookgate::WebhookLayer<Zernio>>();
+    send_sync::<hookgate::WebhookService<axum::routing::Route, Zernio>>();
+    send::<hookgate::ResponseFuture<axum::body::Body, std::convert::Infallible>>();
+    send_sync::<hookgate::Delivery>();
+    send_sync::<zernio::Event>();
+    send_sync::<hookgate::event::UnknownEvent>();
+    send_sync::<hookgate::keyring::Keyring>();
+    send_sync::<hookgate::dedup::MemoryStore>();
+    send_sync::<Verified<zernio::Event>>();
+}
