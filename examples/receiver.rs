@@ -1,0 +1,140 @@
+//! The receiver: hookgate's main job, on localhost.
+//!
+//! ```text
+//! ZERNIO_WEBHOOK_SECRET=dev-secret cargo run --example receiver
+//! ```
+//!
+//! Environment (see `shared/DESIGN.md`, "The receiver example"):
+//!
+//! - `HOOKGATE_ADDR`: listen address, default `127.0.0.1:3000`.
+//! - `ZERNIO_WEBHOOK_SECRET`, `AYRSHARE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET`: each a
+//!   comma-separated list of secrets, current first (Standard Webhooks secrets as `whsec_…`).
+//!   A provider whose variable is unset is not mounted; the receiver says so on stderr.
+//! - `HOOKGATE_REDIS_URL`: when set (build with `--features redis`), the dedup store is Redis,
+//!   shared by every receiver pointing at it; otherwise an in-memory LRU.
+//! - `HOOKGATE_QUIET=1`: no per-event lines.
+//!
+//! Routes: `POST /webhooks/zernio`, `POST /webhooks/ayrshare`, `POST /webhooks/standard`,
+//! `GET /healthz`. Every delivery that reaches a handler prints one JSON line on stdout:
+//! `{"provider":"zernio","event":"post.published","key":"<dedup key>","typed":true}`; `typed`
+//! is false when the event took the unknown path. Logs go to stderr (`RUST_LOG` filters them).
+
+use std::{io::Write as _, sync::Arc};
+
+use axum::{Router, routing::get};
+use hookgate::{
+    Delivery, Dispatcher, Webhooks,
+    dedup::{DedupStore, MemoryStore},
+    event::UnknownEvent,
+    provider::Provider,
+};
+
+/// Prints one JSON line per dispatched event (unless quiet).
+#[derive(Clone, Copy)]
+struct Printer {
+    quiet: bool,
+}
+
+impl Printer {
+    fn print(self, delivery: &Delivery, typed: bool) {
+        if self.quiet {
+            return;
+        }
+        let line = Line { provider: delivery.provider(), event: delivery.event(), key: delivery.key(), typed };
+        let mut out = std::io::stdout().lock();
+        let _ = serde_json::to_writer(&mut out, &line);
+        let _ = out.write_all(b"\n");
+    }
+}
+
+/// One stdout line, fields in this order.
+#[derive(serde::Serialize)]
+struct Line<'a> {
+    provider: &'a str,
+    event: &'a str,
+    key: &'a str,
+    typed: bool,
+}
+
+/// Every event of the provider's catalogue goes to one typed handler; the rest (unknown names,
+/// drifted payloads) to the fallback.
+fn dispatcher<P: Provider>(provider: P, store: Arc<dyn DedupStore>, printer: Printer) -> Dispatcher<P, Printer> {
+    Webhooks::with_state(provider, printer)
+        .store(store)
+        .on(|_: P::Event, delivery: Delivery, printer: Printer| async move { printer.print(&delivery, true) })
+        .fallback(|_: UnknownEvent, delivery: Delivery, printer: Printer| async move { printer.print(&delivery, false) })
+        .build()
+        .expect("one handler per event")
+}
+
+/// The secrets in `var`, or `None` (with a note on stderr) when it is unset.
+fn secrets(var: &str, route: &str) -> Option<Vec<String>> {
+    match std::env::var(var) {
+        Ok(value) => Some(value.split(',').map(|s| s.trim().to_owned()).collect()),
+        Err(_) => {
+            eprintln!("hookgate receiver: {var} is not set; {route} is not mounted");
+            None
+        }
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> ! {
+    eprintln!("hookgate receiver: {message}");
+    std::process::exit(2)
+}
+
+async fn store() -> Arc<dyn DedupStore> {
+    match std::env::var("HOOKGATE_REDIS_URL") {
+        Ok(url) => redis_store(&url).await,
+        Err(_) => Arc::new(MemoryStore::new()),
+    }
+}
+
+#[cfg(feature = "redis")]
+async fn redis_store(url: &str) -> Arc<dyn DedupStore> {
+    match hookgate::dedup::RedisDedupStore::connect(url).await {
+        Ok(store) => {
+            eprintln!("hookgate receiver: dedup store is Redis");
+            Arc::new(store)
+        }
+        Err(error) => fail(format_args!("cannot use HOOKGATE_REDIS_URL: {error}")),
+    }
+}
+
+#[cfg(not(feature = "redis"))]
+async fn redis_store(_: &str) -> Arc<dyn DedupStore> {
+    fail("HOOKGATE_REDIS_URL is set but this build has no Redis support: run with --features redis")
+}
+
+#[tokio::main]
+async fn main() {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "hookgate=info".into()),
+        )
+        .init();
+
+    let printer = Printer { quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1") };
+    let store = store().await;
+    let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
+
+    if let Some(secrets) = secrets("ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
+        let zernio = hookgate::zernio::Zernio::new(&secrets)
+            .unwrap_or_else(|e| fail(format_args!("ZERNIO_WEBHOOK_SECRET: {e}")));
+        app = app.route_service("/webhooks/zernio", dispatcher(zernio, store.clone(), printer));
+    }
+
+    let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .unwrap_or_else(|e| fail(format_args!("cannot listen on {addr}: {e}")));
+    eprintln!("hookgate receiver: listening on http://{}", listener.local_addr().unwrap());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .unwrap_or_else(|e| fail(e));
+}
