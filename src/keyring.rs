@@ -190,16 +190,16 @@ pub struct Tag(pub [u8; 32]);
 
 impl Tag {
     /// Parses 64 hexadecimal digits, in either case, after trimming spaces and tabs.
-    pub fn from_hex(text: &[u8]) -> Option<Self> {
-        let text = text.trim_ascii();
+    pub fn from_hex(text: impl AsRef<[u8]>) -> Option<Self> {
+        let text = text.as_ref().trim_ascii();
         let mut out = [0u8; 32];
         hex::decode_to_slice(text, &mut out).ok()?;
         Some(Self(out))
     }
 
     /// Parses standard base64 (with padding) of 32 bytes, after trimming spaces and tabs.
-    pub fn from_base64(text: &[u8]) -> Option<Self> {
-        let text = text.trim_ascii();
+    pub fn from_base64(text: impl AsRef<[u8]>) -> Option<Self> {
+        let text = text.as_ref().trim_ascii();
         // 32 bytes are 44 base64 characters; refuse anything else before decoding.
         if text.len() != 44 {
             return None;
