@@ -154,6 +154,9 @@ pub enum BuildError {
     /// Two handlers were registered for one event name.
     #[error("two handlers registered for event `{0}`")]
     DuplicateHandler(&'static str),
+    /// `on_any` was called twice.
+    #[error("two catch-all handlers registered")]
+    DuplicateCatchAll,
 }
 
 /// Builds a [`Dispatcher`]: the pipeline plus a typed handler per event. See the
@@ -163,6 +166,7 @@ pub struct Webhooks<P, S = ()> {
     config: Config,
     state: S,
     handlers: Vec<(&'static [&'static str], Typed<S>)>,
+    any: Vec<Typed<S>>,
     fallback: Option<Fallback<S>>,
 }
 
@@ -182,6 +186,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
             config: Config::default(),
             state,
             handlers: Vec::new(),
+            any: Vec::new(),
             fallback: None,
         }
     }
@@ -192,14 +197,19 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         T: Event,
         H: Handler<T, S, M>,
     {
-        let handler = Arc::new(handler);
-        let typed: Typed<S> = Arc::new(move |delivery: Delivery, state: S| {
-            match T::decode(delivery.event(), delivery.raw()) {
-                Ok(event) => Ok(handler.call(event, delivery, state)),
-                Err(error) => Err(Box::new((error, delivery, state))),
-            }
-        });
-        self.handlers.push((T::NAMES, typed));
+        self.handlers.push((T::NAMES, typed(handler)));
+        self
+    }
+
+    /// Registers `handler` for every event name that has no handler of its own; `T` decodes
+    /// whatever name it is given (like a provider's envelope type for Standard Webhooks, whose
+    /// event names are yours). A decode failure goes to the fallback, as drift.
+    pub fn on_any<T, M, H>(mut self, handler: H) -> Self
+    where
+        T: Event,
+        H: Handler<T, S, M>,
+    {
+        self.any.push(typed(handler));
         self
     }
 
@@ -231,17 +241,36 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
                 }
             }
         }
+        let mut any = self.any.into_iter();
+        let (any, extra) = (any.next(), any.next());
+        if extra.is_some() {
+            return Err(BuildError::DuplicateCatchAll);
+        }
         Ok(Dispatcher {
             provider: Arc::new(self.provider),
             config: Arc::new(self.config),
             router: Arc::new(Router {
                 routes,
+                any,
                 fallback: self.fallback,
                 state: self.state,
                 provider: PhantomData,
             }),
         })
     }
+}
+
+fn typed<T, S, M, H>(handler: H) -> Typed<S>
+where
+    T: Event,
+    H: Handler<T, S, M>,
+{
+    Arc::new(move |delivery: Delivery, state: S| {
+        match T::decode(delivery.event(), delivery.raw()) {
+            Ok(event) => Ok(handler.call(event, delivery, state)),
+            Err(error) => Err(Box::new((error, delivery, state))),
+        }
+    })
 }
 
 impl<P, S> fmt::Debug for Webhooks<P, S> {
@@ -264,6 +293,7 @@ impl<P, S> fmt::Debug for Webhooks<P, S> {
 
 struct Router<P, S> {
     routes: HashMap<&'static str, Typed<S>>,
+    any: Option<Typed<S>>,
     fallback: Option<Fallback<S>>,
     state: S,
     provider: PhantomData<fn() -> P>,
@@ -271,7 +301,8 @@ struct Router<P, S> {
 
 impl<P: Provider, S: Clone> Router<P, S> {
     async fn dispatch(&self, delivery: Delivery) -> Result<Ack, Rejection> {
-        let (event, delivery, state) = match self.routes.get(delivery.event()) {
+        let route = self.routes.get(delivery.event()).or(self.any.as_ref());
+        let (event, delivery, state) = match route {
             Some(handler) => match handler(delivery, self.state.clone()) {
                 Ok(future) => return finish(future.await),
                 Err(drift) => {

@@ -490,3 +490,44 @@ async fn two_handlers_for_one_event_is_a_build_error() {
         hookgate::BuildError::DuplicateHandler("webhook.test")
     );
 }
+
+/// Any JSON object, for a catch-all handler.
+struct AnyEvent(serde_json::Value);
+
+impl hookgate::event::Event for AnyEvent {
+    const NAMES: &'static [&'static str] = &[];
+    fn decode(_: &str, raw: &[u8]) -> Result<Self, hookgate::event::DecodeError> {
+        hookgate::event::decode_json(raw).map(AnyEvent)
+    }
+}
+
+#[tokio::test]
+async fn catch_all_takes_names_without_their_own_handler() {
+    let seen = Seen::default();
+    let service = webhooks(&seen)
+        .on_any(
+            |event: AnyEvent, delivery: Delivery, seen: Seen| async move {
+                assert_eq!(event.0["event"], delivery.event());
+                seen.typed.fetch_add(100, Ordering::SeqCst);
+            },
+        )
+        .build()
+        .unwrap();
+    let url = start(service).await;
+    assert_eq!(post_signed(&url, &body("any-1")).await.status(), 200);
+    assert_eq!(seen.typed(), 1, "webhook.test keeps its own handler");
+    assert_eq!(
+        post_signed(&url, r#"{"id":"any-2","event":"brand.new"}"#)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(seen.typed(), 101);
+    assert!(seen.unknown.lock().unwrap().is_empty());
+
+    let twice = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .on_any(|_: AnyEvent| async {})
+        .on_any(|_: AnyEvent| async {})
+        .build();
+    assert_eq!(twice.unwrap_err(), hookgate::BuildError::DuplicateCatchAll);
+}
