@@ -3,10 +3,7 @@
 use std::{
     fmt,
     num::NonZeroUsize,
-    sync::{
-        Mutex, MutexGuard,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Mutex, MutexGuard},
     time::{Duration, Instant},
 };
 
@@ -35,10 +32,29 @@ const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 pub struct MemoryStore {
     shards: Box<[Shard]>,
     epoch: Instant,
-    next_token: AtomicU64,
 }
 
-type Shard = Mutex<LruCache<[u8; 16], Slot>>;
+/// One shard, alone on its cache lines so that threads working on different shards never
+/// contend for the same line.
+#[repr(align(128))]
+struct Shard(Mutex<ShardInner>);
+
+struct ShardInner {
+    lru: LruCache<[u8; 16], Slot>,
+    /// Lease tokens only need to differ per key, so each shard counts its own (no shared
+    /// atomic for threads to fight over).
+    next_token: u64,
+}
+
+impl ShardInner {
+    fn new_token(&mut self) -> u64 {
+        self.next_token = self.next_token.wrapping_add(1) & TOKEN_MASK;
+        if self.next_token == 0 {
+            self.next_token = 1;
+        }
+        self.next_token
+    }
+}
 
 /// Packed entry state: deadline (ms since the store's epoch) in the high 40 bits, the lease
 /// token in the low 24. Token 0 marks a committed ("done") key whose deadline is its TTL.
@@ -69,21 +85,31 @@ impl MemoryStore {
     }
 
     /// A store for `capacity` keys spread over `shards` mutexes (rounded up to a power of two).
+    ///
+    /// Each shard holds `capacity / shards` keys plus 2% (and 8) of headroom for uneven
+    /// hashing, so the true bound is slightly above `capacity`.
     pub fn with_shards(capacity: usize, shards: usize) -> Self {
         let shards = shards.max(1).next_power_of_two();
-        let per_shard = NonZeroUsize::new(capacity.div_ceil(shards).max(1)).expect("at least one");
+        // Keys hash unevenly over the shards: give each 2% (+8) headroom, so that `capacity`
+        // keys all fit rather than the fullest shard evicting early.
+        let base = capacity.div_ceil(shards).max(1);
+        let per_shard = NonZeroUsize::new(base + base / 50 + 8).expect("at least one");
         Self {
             shards: (0..shards)
-                .map(|_| Mutex::new(LruCache::new(per_shard)))
+                .map(|_| {
+                    Shard(Mutex::new(ShardInner {
+                        lru: LruCache::new(per_shard),
+                        next_token: 0,
+                    }))
+                })
                 .collect(),
             epoch: Instant::now(),
-            next_token: AtomicU64::new(1),
         }
     }
 
     /// The number of keys held (claimed, committed, or expired but not yet evicted).
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.iter().map(|s| lock(&s.0).lru.len()).sum()
     }
 
     /// Whether no key is held.
@@ -91,41 +117,33 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn shard(&self, key: &DedupKey) -> MutexGuard<'_, LruCache<[u8; 16], Slot>> {
+    fn shard(&self, key: &DedupKey) -> MutexGuard<'_, ShardInner> {
         let d = key.digest();
         let index = u64::from_le_bytes(d[8..16].try_into().expect("8 bytes")) as usize;
-        lock(&self.shards[index & (self.shards.len() - 1)])
+        lock(&self.shards[index & (self.shards.len() - 1)].0)
     }
 
     fn now_ms(&self) -> u64 {
         self.epoch.elapsed().as_millis() as u64
     }
 
-    fn new_token(&self) -> u64 {
-        loop {
-            let token = self.next_token.fetch_add(1, Ordering::Relaxed) & TOKEN_MASK;
-            if token != 0 {
-                return token;
-            }
-        }
-    }
-
     /// Claims `key` (the synchronous core of [`DedupStore::claim`]).
     pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Claim {
         let now = self.now_ms();
         let mut shard = self.shard(key);
-        if let Some(slot) = shard.get(key.digest()).copied()
-            && slot.deadline_ms() > now {
-                return if slot.token() == 0 {
-                    Claim::Done
-                } else {
-                    Claim::InFlight {
-                        retry_after: Duration::from_millis(slot.deadline_ms() - now),
-                    }
-                };
-            }
-        let token = self.new_token();
-        shard.put(
+        if let Some(slot) = shard.lru.get(key.digest()).copied()
+            && slot.deadline_ms() > now
+        {
+            return if slot.token() == 0 {
+                Claim::Done
+            } else {
+                Claim::InFlight {
+                    retry_after: Duration::from_millis(slot.deadline_ms() - now),
+                }
+            };
+        }
+        let token = shard.new_token();
+        shard.lru.put(
             *key.digest(),
             Slot::new(now + lease.as_millis() as u64, token),
         );
@@ -136,7 +154,7 @@ impl MemoryStore {
     pub fn commit_now(&self, key: &DedupKey, lease: Lease, ttl: Duration) -> bool {
         let now = self.now_ms();
         let mut shard = self.shard(key);
-        match shard.peek_mut(key.digest()) {
+        match shard.lru.peek_mut(key.digest()) {
             Some(slot) if slot.token() == lease.token() & TOKEN_MASK => {
                 *slot = Slot::new(now + ttl.as_millis() as u64, 0);
                 true
@@ -148,9 +166,9 @@ impl MemoryStore {
     /// Releases `key` (the synchronous core of [`DedupStore::release`]).
     pub fn release_now(&self, key: &DedupKey, lease: Lease) -> bool {
         let mut shard = self.shard(key);
-        match shard.peek(key.digest()) {
+        match shard.lru.peek(key.digest()) {
             Some(slot) if slot.token() == lease.token() & TOKEN_MASK => {
-                shard.pop(key.digest());
+                shard.lru.pop(key.digest());
                 true
             }
             _ => false,
@@ -180,7 +198,7 @@ impl fmt::Debug for MemoryStore {
                 &self
                     .shards
                     .iter()
-                    .map(|s| lock(s).cap().get())
+                    .map(|s| lock(&s.0).lru.cap().get())
                     .sum::<usize>(),
             )
             .finish_non_exhaustive()
@@ -278,7 +296,8 @@ mod tests {
             let lease = acquired(store.claim_now(&key, LEASE));
             store.commit_now(&key, lease, TTL);
         }
-        assert_eq!(store.len(), 64);
+        // 4 shards of 16 + 0 + 8 keys each.
+        assert_eq!(store.len(), 4 * 24);
     }
 
     #[test]
