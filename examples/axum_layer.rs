@@ -11,7 +11,11 @@ async fn zernio_hook(Verified { event, delivery }: Verified<zernio::Event>) -> S
     match event {
         zernio::Event::WebhookTest(test) => println!("test fire {}", test.id),
         zernio::Event::Unknown(unknown) => {
-            println!("unknown {} ({} raw bytes kept)", unknown.name(), unknown.raw().len())
+            println!(
+                "unknown {} ({} raw bytes kept)",
+                unknown.name(),
+                unknown.raw().len()
+            )
         }
         _ => println!("{} {}", delivery.event(), delivery.key()),
     }

@@ -16,16 +16,25 @@ use hyper_util::{
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let secret = std::env::var("ZERNIO_WEBHOOK_SECRET").unwrap_or_else(|_| "dev-secret".to_owned());
     let webhooks = Webhooks::new(zernio::Zernio::new([secret])?)
-        .on(|event: zernio::WebhookTest, delivery: Delivery| async move {
-            println!("test fire {} (key {})", event.id, delivery.key());
-        })
+        .on(
+            |event: zernio::WebhookTest, delivery: Delivery| async move {
+                println!("test fire {} (key {})", event.id, delivery.key());
+            },
+        )
         .fallback(|event: UnknownEvent| async move {
-            println!("{} went to the fallback: {:?}", event.name(), event.reason());
+            println!(
+                "{} went to the fallback: {:?}",
+                event.name(),
+                event.reason()
+            );
         })
         .build()?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
-    eprintln!("listening on http://{} (every path is the webhook route)", listener.local_addr()?);
+    eprintln!(
+        "listening on http://{} (every path is the webhook route)",
+        listener.local_addr()?
+    );
     loop {
         let (stream, _) = listener.accept().await?;
         let service = TowerToHyperService::new(webhooks.clone());

@@ -40,7 +40,12 @@ impl Printer {
         if self.quiet {
             return;
         }
-        let line = Line { provider: delivery.provider(), event: delivery.event(), key: delivery.key(), typed };
+        let line = Line {
+            provider: delivery.provider(),
+            event: delivery.event(),
+            key: delivery.key(),
+            typed,
+        };
         let mut out = std::io::stdout().lock();
         let _ = serde_json::to_writer(&mut out, &line);
         let _ = out.write_all(b"\n");
@@ -58,11 +63,23 @@ struct Line<'a> {
 
 /// Every event of the provider's catalogue goes to one typed handler; the rest (unknown names,
 /// drifted payloads) to the fallback.
-fn dispatcher<P: Provider>(provider: P, store: Arc<dyn DedupStore>, printer: Printer) -> Dispatcher<P, Printer> {
+fn dispatcher<P: Provider>(
+    provider: P,
+    store: Arc<dyn DedupStore>,
+    printer: Printer,
+) -> Dispatcher<P, Printer> {
     Webhooks::with_state(provider, printer)
         .store(store)
-        .on(|_: P::Event, delivery: Delivery, printer: Printer| async move { printer.print(&delivery, true) })
-        .fallback(|_: UnknownEvent, delivery: Delivery, printer: Printer| async move { printer.print(&delivery, false) })
+        .on(
+            |_: P::Event, delivery: Delivery, printer: Printer| async move {
+                printer.print(&delivery, true)
+            },
+        )
+        .fallback(
+            |_: UnknownEvent, delivery: Delivery, printer: Printer| async move {
+                printer.print(&delivery, false)
+            },
+        )
         .build()
         .expect("one handler per event")
 }
@@ -112,25 +129,34 @@ async fn main() {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "hookgate=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "hookgate=info".into()),
         )
         .init();
 
-    let printer = Printer { quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1") };
+    let printer = Printer {
+        quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1"),
+    };
     let store = store().await;
     let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
 
     if let Some(secrets) = secrets("ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
         let zernio = hookgate::zernio::Zernio::new(&secrets)
             .unwrap_or_else(|e| fail(format_args!("ZERNIO_WEBHOOK_SECRET: {e}")));
-        app = app.route_service("/webhooks/zernio", dispatcher(zernio, store.clone(), printer));
+        app = app.route_service(
+            "/webhooks/zernio",
+            dispatcher(zernio, store.clone(), printer),
+        );
     }
 
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr)
         .await
         .unwrap_or_else(|e| fail(format_args!("cannot listen on {addr}: {e}")));
-    eprintln!("hookgate receiver: listening on http://{}", listener.local_addr().unwrap());
+    eprintln!(
+        "hookgate receiver: listening on http://{}",
+        listener.local_addr().unwrap()
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
