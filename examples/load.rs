@@ -1,0 +1,354 @@
+//! The load driver: the receiver example against a bare axum handler that only reads the body,
+//! over real HTTP on loopback, one server core each, 1 KiB distinct signed Zernio deliveries
+//! (a fresh id every time, so dedup never short-circuits), several interleaved rounds.
+//!
+//! ```text
+//! cargo run --release --example load -- [--rounds 5] [--seconds 4] [--connections 16] [--skip-build]
+//! ```
+//!
+//! It builds and starts `target/release/examples/receiver` (with `HOOKGATE_QUIET=1`: printing a
+//! line per event would measure the terminal), and serves the bare handler itself (`--bare
+//! ADDR`), each server pinned to CPU 0 with `taskset` when it is installed (tokio then runs one
+//! worker), while the client runs on the other cores. The client writes pre-serialized requests
+//! on keep-alive connections and reads the answers with a minimal parser, so it costs less per
+//! request than either server. It prints requests per second per round, the median and spread,
+//! and the ratio receiver / bare.
+
+use std::{
+    net::SocketAddr,
+    process::{Child, Command, Stdio},
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use hookgate::keyring::Keyring;
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::TcpStream,
+};
+
+const SECRET: &str = "load-secret";
+const SIZE: usize = 1024;
+
+struct Args {
+    skip_build: bool,
+    rounds: usize,
+    seconds: u64,
+    connections: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut out = Args {
+        skip_build: false,
+        rounds: 5,
+        seconds: 4,
+        connections: 16,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--rounds" => out.rounds = value()?.parse().map_err(|e| format!("--rounds: {e}"))?,
+            "--seconds" => out.seconds = value()?.parse().map_err(|e| format!("--seconds: {e}"))?,
+            "--connections" => {
+                out.connections = value()?
+                    .parse()
+                    .map_err(|e| format!("--connections: {e}"))?
+            }
+            "--skip-build" => out.skip_build = true,
+            "--bench" => {} // passed by `cargo bench`-style runners; ignore
+            other => return Err(format!("unknown flag {other}")),
+        }
+    }
+    Ok(out)
+}
+
+/// Serves the baseline: a bare axum handler that reads the body and answers 200.
+async fn bare(addr: String) {
+    let app = axum::Router::new()
+        .route("/healthz", axum::routing::get(|| async { "ok" }))
+        .route(
+            "/webhooks/zernio",
+            axum::routing::post(|body: bytes::Bytes| async move { body.len().to_string() }),
+        );
+    let listener = tokio::net::TcpListener::bind(&addr).await.expect("bind");
+    axum::serve(listener, app).await.expect("serve");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `program args` pinned to CPU 0 when `taskset` exists.
+fn spawn_pinned(program: &str, args: &[&str], envs: &[(&str, String)]) -> Child {
+    let pinned = Command::new("taskset").arg("--version").output().is_ok();
+    let mut command = if pinned {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0", program]).args(args);
+        c
+    } else {
+        let mut c = Command::new(program);
+        c.args(args);
+        c
+    };
+    command
+        .envs(envs.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {program}: {e}"))
+}
+
+async fn wait_healthy(addr: SocketAddr) {
+    for _ in 0..200 {
+        if let Ok(mut stream) = TcpStream::connect(addr).await {
+            let _ = stream
+                .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+                .await;
+            let mut buf = [0u8; 64];
+            if matches!(stream.read(&mut buf).await, Ok(n) if n > 12 && &buf[9..12] == b"200") {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server on {addr} did not become healthy");
+}
+
+/// `count` pre-serialized, distinct, signed 1 KiB deliveries.
+fn requests(round: usize, count: usize) -> Arc<Vec<Vec<u8>>> {
+    let keyring = Keyring::new([SECRET]).unwrap();
+    Arc::new(
+        (0..count)
+            .map(|i| {
+                let mut body = format!(
+                    r#"{{"id":"load-{round}-{i:012}","event":"webhook.test","timestamp":"2026-09-01T12:00:00.000Z","message":""#
+                )
+                .into_bytes();
+                body.resize(SIZE - 2, b'x');
+                body.extend_from_slice(b"\"}");
+                let tag = keyring.sign(b"", &body).to_hex();
+                let mut request = format!(
+                    "POST /webhooks/zernio HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\nuser-agent: Zernio-Webhooks/1.0\r\nx-zernio-event: webhook.test\r\nx-zernio-signature: {tag}\r\ncontent-length: {}\r\n\r\n",
+                    body.len()
+                )
+                .into_bytes();
+                request.extend_from_slice(&body);
+                request
+            })
+            .collect(),
+    )
+}
+
+/// Reads one response (status line, headers, `content-length` body); returns its status.
+async fn read_response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<u16> {
+    buf.clear();
+    let mut chunk = [0u8; 2048];
+    loop {
+        let n = stream.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = std::str::from_utf8(&buf[..end]).unwrap_or("");
+            let status: u16 = head.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().ok())?
+                })
+                .unwrap_or(0);
+            while buf.len() < end + 4 + length {
+                let n = stream.read(&mut chunk).await?;
+                if n == 0 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            return Ok(status);
+        }
+    }
+}
+
+/// Drives `addr` for `seconds` with `connections` keep-alive connections; requests per second.
+async fn drive(
+    addr: SocketAddr,
+    requests: Arc<Vec<Vec<u8>>>,
+    connections: usize,
+    seconds: u64,
+) -> (f64, u64) {
+    let next = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let non_200 = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..connections {
+        let (requests, next, stop, non_200) = (
+            requests.clone(),
+            next.clone(),
+            stop.clone(),
+            non_200.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let mut stream = TcpStream::connect(addr).await.unwrap();
+            stream.set_nodelay(true).unwrap();
+            let mut buf = Vec::with_capacity(4096);
+            let mut done = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                let Some(request) = requests.get(i) else {
+                    break;
+                };
+                stream.write_all(request).await.unwrap();
+                if read_response(&mut stream, &mut buf).await.unwrap() != 200 {
+                    non_200.fetch_add(1, Ordering::Relaxed);
+                }
+                done += 1;
+            }
+            done
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    for task in tasks {
+        total += task.await.unwrap();
+    }
+    (
+        total as f64 / start.elapsed().as_secs_f64(),
+        non_200.load(Ordering::Relaxed),
+    )
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn main() {
+    if let Some(addr) = std::env::args().skip_while(|a| a != "--bare").nth(1) {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(bare(addr));
+        return;
+    }
+    // Keep the client off CPU 0, where the servers run.
+    if std::env::var_os("HOOKGATE_LOAD_CLIENT").is_none()
+        && Command::new("taskset").arg("--version").output().is_ok()
+    {
+        let cpus = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let status = Command::new("taskset")
+            .args(["-c", &format!("1-{}", cpus.max(2) - 1)])
+            .arg(std::env::current_exe().unwrap())
+            .args(std::env::args().skip(1))
+            .env("HOOKGATE_LOAD_CLIENT", "1")
+            .status()
+            .expect("taskset");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    let args = args().unwrap_or_else(|e| {
+        eprintln!("load: {e}");
+        std::process::exit(2)
+    });
+    if !args.skip_build {
+        eprintln!("load: building the receiver (release)");
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--release", "--example", "receiver"])
+            .status()
+            .expect("cargo build");
+        assert!(status.success(), "building the receiver failed");
+    }
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
+    let receiver = format!("{target}/release/examples/receiver");
+    let me = std::env::current_exe().unwrap();
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let (mut bare_rps, mut receiver_rps) = (Vec::new(), Vec::new());
+    // Enough distinct deliveries for the fastest server at ~100k/s.
+    let per_round = (args.seconds as usize * 120_000).max(10_000);
+    for round in 0..args.rounds {
+        let order: [&str; 2] = if round % 2 == 0 {
+            ["bare", "receiver"]
+        } else {
+            ["receiver", "bare"]
+        };
+        for which in order {
+            let port = free_port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+            let mut child = if which == "bare" {
+                spawn_pinned(me.to_str().unwrap(), &["--bare", &addr.to_string()], &[])
+            } else {
+                spawn_pinned(
+                    &receiver,
+                    &[],
+                    &[
+                        ("HOOKGATE_ADDR", addr.to_string()),
+                        ("ZERNIO_WEBHOOK_SECRET", SECRET.to_owned()),
+                        ("HOOKGATE_QUIET", "1".to_owned()),
+                        ("RUST_LOG", "off".to_owned()),
+                    ],
+                )
+            };
+            let requests = requests(round, per_round);
+            let (rps, non_200) = runtime.block_on(async {
+                wait_healthy(addr).await;
+                drive(addr, requests, args.connections, args.seconds).await
+            });
+            let _ = child.kill();
+            let _ = child.wait();
+            eprintln!("round {round} {which:>8}: {rps:>9.0} req/s ({non_200} non-200)");
+            assert_eq!(non_200, 0, "{which} answered non-200");
+            if which == "bare" {
+                bare_rps.push(rps)
+            } else {
+                receiver_rps.push(rps)
+            }
+        }
+    }
+    let ratios: Vec<f64> = receiver_rps
+        .iter()
+        .zip(&bare_rps)
+        .map(|(r, b)| r / b)
+        .collect();
+    let spread = |v: &[f64]| {
+        let min = v.iter().cloned().fold(f64::INFINITY, f64::min);
+        let max = v.iter().cloned().fold(0.0, f64::max);
+        (min, max)
+    };
+    let (bmin, bmax) = spread(&bare_rps);
+    let (rmin, rmax) = spread(&receiver_rps);
+    let (qmin, qmax) = spread(&ratios);
+    println!(
+        "bare axum handler: median {:.0} req/s (min {bmin:.0}, max {bmax:.0})",
+        median(&mut bare_rps.clone())
+    );
+    println!(
+        "hookgate receiver: median {:.0} req/s (min {rmin:.0}, max {rmax:.0})",
+        median(&mut receiver_rps.clone())
+    );
+    println!(
+        "ratio receiver/bare per round: median {:.3} (min {qmin:.3}, max {qmax:.3})",
+        median(&mut ratios.clone())
+    );
+}
