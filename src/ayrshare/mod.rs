@@ -592,7 +592,7 @@ mod tests {
         // The valid entry came after the bound: it is not read.
         assert_eq!(verify(&ayrshare, &h, BODY), Ok(None));
         // Malformed v1 entries count towards the bound too.
-        let value = format!("{},v1={SIG_NEW}", vec!["v1=x"; MAX_SIGNATURES].join(","));
+        let value = format!("{},v1={SIG_NEW}", ["v1=x"; MAX_SIGNATURES].join(","));
         let h = headers(&[(HEADER_SIGNATURE_V2, &value)]);
         assert_eq!(
             verify(&ayrshare, &h, BODY),
