@@ -59,3 +59,20 @@ impl Sign for crate::zernio::Zernio {
         headers.insert(crate::zernio::HEADER_LEGACY_SIGNATURE, hex_header(tag));
     }
 }
+
+#[cfg(feature = "ayrshare")]
+impl Sign for crate::ayrshare::Ayrshare {
+    /// The legacy header, the `-V2` header with one `v1=` entry, and the current timestamp.
+    fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
+        let tag = self.keyring().sign(b"", body).to_hex();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        headers.insert(
+            crate::ayrshare::HEADER_SIGNATURE_V2,
+            hex_header(format!("v1={tag}")),
+        );
+        headers.insert(crate::ayrshare::HEADER_SIGNATURE, hex_header(tag));
+        headers.insert(crate::ayrshare::HEADER_TIMESTAMP, HeaderValue::from(now));
+    }
+}
