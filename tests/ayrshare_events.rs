@@ -427,3 +427,220 @@ fn drifted_payloads_take_the_unknown_path_with_the_error() {
         assert_eq!(unknown.decode_error(), Some(error));
     }
 }
+
+/// The provider inside the real pipeline (no network: the dispatcher is called as a service).
+mod pipeline {
+    use std::{
+        sync::{Arc, Mutex},
+        time::{Duration, SystemTime},
+    };
+
+    use bytes::Bytes;
+    use hookgate::{
+        Delivery, Webhooks,
+        ayrshare::{self, Ayrshare},
+        event::UnknownEvent,
+        keyring::Keyring,
+    };
+    use http::{Request, StatusCode};
+    use http_body_util::Full;
+    use tower::ServiceExt;
+
+    const NEW: &str = "ayr_new_secret_2026";
+    const OLD: &str = "ayr_old_secret_2025";
+    const NOW: u64 = 1_789_228_807;
+
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<(String, Delivery)>>>);
+
+    fn dispatcher(provider: Ayrshare, seen: &Seen) -> hookgate::Dispatcher<Ayrshare, Seen> {
+        Webhooks::with_state(provider, seen.clone())
+            .on(
+                |e: ayrshare::Scheduled, d: Delivery, seen: Seen| async move {
+                    seen.0.lock().unwrap().push((e.id, d));
+                },
+            )
+            .on(
+                |e: ayrshare::MessageCreated, d: Delivery, seen: Seen| async move {
+                    seen.0
+                        .lock()
+                        .unwrap()
+                        .push((e.message.unwrap_or_default(), d));
+                },
+            )
+            .fallback(|e: UnknownEvent, d: Delivery, seen: Seen| async move {
+                seen.0
+                    .lock()
+                    .unwrap()
+                    .push((format!("unknown {}", e.name()), d));
+            })
+            .clock(|| SystemTime::UNIX_EPOCH + Duration::from_secs(NOW))
+            .build()
+            .unwrap()
+    }
+
+    fn sign(secret: &str, body: &[u8]) -> String {
+        Keyring::new([secret]).unwrap().sign(b"", body).to_hex()
+    }
+
+    async fn post(
+        service: &hookgate::Dispatcher<Ayrshare, Seen>,
+        body: &Bytes,
+        headers: &[(&str, String)],
+    ) -> StatusCode {
+        let mut request = Request::post("/webhooks/ayrshare")
+            .header("content-type", "application/json")
+            .body(Full::new(body.clone()))
+            .unwrap();
+        for (name, value) in headers {
+            request.headers_mut().append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
+        }
+        service.clone().oneshot(request).await.unwrap().status()
+    }
+
+    /// Headers as Ayrshare sends them during a rotation.
+    fn rotation_headers(body: &[u8], attempt: u32) -> Vec<(&'static str, String)> {
+        let (new, old) = (sign(NEW, body), sign(OLD, body));
+        vec![
+            (ayrshare::HEADER_TIMESTAMP, NOW.to_string()),
+            (ayrshare::HEADER_SIGNATURE, new.clone()),
+            (ayrshare::HEADER_SIGNATURE_V2, format!("v1={new},v1={old}")),
+            (ayrshare::HEADER_DELIVERY_ID, format!("dlv_{attempt}")),
+            (ayrshare::HEADER_DELIVERY_ATTEMPT, attempt.to_string()),
+        ]
+    }
+
+    #[tokio::test]
+    async fn rotation_dedup_and_meta_through_the_pipeline() {
+        let seen = Seen::default();
+        // The receiver has not added the new secret yet: the old one in -V2 still verifies.
+        let service = dispatcher(Ayrshare::new([OLD]).unwrap(), &seen);
+        let body = super::fixture("scheduled");
+
+        assert_eq!(
+            post(&service, &body, &rotation_headers(&body, 1)).await,
+            StatusCode::OK
+        );
+        // A retry of the same event: answered 200, handler not called again.
+        assert_eq!(
+            post(&service, &body, &rotation_headers(&body, 2)).await,
+            StatusCode::OK
+        );
+        let seen = seen.0.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        let (id, delivery) = &seen[0];
+        assert_eq!(id, "Kd8sQm2vLx7RtY4wPz1N");
+        assert_eq!(
+            (delivery.provider(), delivery.event()),
+            ("ayrshare", "scheduled")
+        );
+        assert_eq!(delivery.key(), "hk_3Jq9XvT2mR8pLw5N");
+        assert!(!delivery.key_is_body_hash());
+        assert_eq!(
+            (delivery.attempt(), delivery.delivery_id()),
+            (Some(1), Some("dlv_1"))
+        );
+        for header in [ayrshare::HEADER_SIGNATURE, ayrshare::HEADER_SIGNATURE_V2] {
+            let value = delivery.headers()[header].to_str().unwrap();
+            assert!(
+                [NEW, OLD]
+                    .iter()
+                    .all(|secret| !value.contains(&sign(secret, &body)[..16])),
+                "{header} not redacted: {value}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn sub_actions_body_hash_fallback_and_unknown_actions() {
+        let seen = Seen::default();
+        let service = dispatcher(Ayrshare::new([NEW]).unwrap(), &seen);
+
+        let created = super::fixture("messages.messageCreated");
+        assert_eq!(
+            post(&service, &created, &rotation_headers(&created, 1)).await,
+            StatusCode::OK
+        );
+
+        // No hookId: handled, keyed by the body hash, and a byte-identical retry is a duplicate.
+        let no_hook = Bytes::from_static(
+            br#"{"action":"messages","subAction":"messageCreated","message":"no hook","refId":"r"}"#,
+        );
+        for attempt in 1..=2 {
+            let status = post(&service, &no_hook, &rotation_headers(&no_hook, attempt)).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+
+        // A new action: the fallback gets it, answered 200.
+        let new_action = Bytes::from_static(br#"{"action":"livestreams","hookId":"hk_live"}"#);
+        let status = post(&service, &new_action, &rotation_headers(&new_action, 1)).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let seen = seen.0.lock().unwrap();
+        let got: Vec<(&str, &str, bool)> = seen
+            .iter()
+            .map(|(what, d)| (what.as_str(), d.event(), d.key_is_body_hash()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "Hi! Do you ship beans to Ireland?",
+                    "messages/messageCreated",
+                    false
+                ),
+                ("no hook", "messages/messageCreated", true),
+                ("unknown livestreams", "livestreams", false),
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_through_the_pipeline() {
+        let seen = Seen::default();
+        let body = super::fixture("scheduled");
+        let plain = dispatcher(Ayrshare::new([NEW]).unwrap(), &seen);
+        let windowed = dispatcher(Ayrshare::new([NEW]).unwrap().with_default_window(), &seen);
+
+        // Unsigned, wrong secret, ambiguous: 401.
+        let unsigned = [(ayrshare::HEADER_TIMESTAMP, NOW.to_string())];
+        assert_eq!(
+            post(&plain, &body, &unsigned).await,
+            StatusCode::UNAUTHORIZED
+        );
+        let wrong = [(ayrshare::HEADER_SIGNATURE, sign("ayr_other", &body))];
+        assert_eq!(post(&plain, &body, &wrong).await, StatusCode::UNAUTHORIZED);
+        let twice = [
+            (ayrshare::HEADER_SIGNATURE, sign(NEW, &body)),
+            (ayrshare::HEADER_SIGNATURE, sign(OLD, &body)),
+        ];
+        assert_eq!(post(&plain, &body, &twice).await, StatusCode::UNAUTHORIZED);
+
+        // The window: off accepts an old timestamp, on refuses it (and a missing one).
+        let stale = [
+            (ayrshare::HEADER_SIGNATURE, sign(NEW, &body)),
+            (ayrshare::HEADER_TIMESTAMP, (NOW - 7200).to_string()),
+        ];
+        assert_eq!(
+            post(&windowed, &body, &stale).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            post(&windowed, &body, &stale[..1]).await,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(post(&plain, &body, &stale).await, StatusCode::OK);
+
+        // Signed but without `action`: 400.
+        let no_action = Bytes::from_static(br#"{"hookId":"hk_x"}"#);
+        let signed = [(ayrshare::HEADER_SIGNATURE, sign(NEW, &no_action))];
+        assert_eq!(
+            post(&plain, &no_action, &signed).await,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(seen.0.lock().unwrap().len(), 1);
+    }
+}
