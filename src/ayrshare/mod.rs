@@ -198,7 +198,7 @@ impl Ayrshare {
         self.window
     }
 
-    fn check_timestamp(
+    fn check_window(
         &self,
         headers: &HeaderMap,
         now: SystemTime,
@@ -301,7 +301,7 @@ impl Provider for Ayrshare {
         }
 
         if let Some(window) = self.window {
-            self.check_timestamp(headers, now, window)?;
+            self.check_window(headers, now, window)?;
         }
         Ok(Signed {
             prefix: Vec::new(),
@@ -435,8 +435,8 @@ mod tests {
         assert_eq!(verify(&both(), &h, BODY), Ok(Some(0)));
         // The repeated tag is offered once.
         assert_eq!(both().signature(&h, at(TIMESTAMP)).unwrap().tags.len(), 2);
-        // A receiver that already dropped the new secret, or has not added it yet, still
-        // verifies during the grace window.
+        // A receiver that already dropped the previous secret, or has not added the new one
+        // yet, still verifies during the grace window.
         assert_eq!(
             verify(&Ayrshare::new([NEW]).unwrap(), &h, BODY),
             Ok(Some(0))
