@@ -1,40 +1,4 @@
-//! [`Webhooks`]: register an async closure per typed event, then mount the built
-//! [`Dispatcher`] as a service on a route.
-//!
-//! Each delivery goes through the whole pipeline (read, verify, claim), then to the handler
-//! registered for its event name, which decodes its own typed event straight from the raw
-//! body. A handler takes the event, optionally the [`Delivery`], and optionally the app state:
-//!
-//! ```
-//! # #[cfg(feature = "zernio")] {
-//! use hookgate::{Delivery, Webhooks, event::UnknownEvent, zernio::{self, Zernio}};
-//!
-//! #[derive(Clone)]
-//! struct App { name: &'static str }
-//!
-//! # fn build() -> Result<(), Box<dyn std::error::Error>> {
-//! let webhooks = Webhooks::with_state(Zernio::new(["secret"])?, App { name: "demo" })
-//!     .on(|test: zernio::WebhookTest| async move {
-//!         println!("test fire {}", test.id);
-//!     })
-//!     .on(|event: zernio::WebhookTest, delivery: Delivery, app: App| async move {
-//!         // A second handler for the same event type is refused by `build`.
-//!         Ok::<_, std::io::Error>(())
-//!     })
-//!     .fallback(|event: UnknownEvent, delivery: Delivery| async move {
-//!         println!("unhandled {} ({:?})", event.name(), event.reason());
-//!     });
-//! assert!(webhooks.build().is_err());
-//! # Ok(()) }
-//! # build().unwrap();
-//! # }
-//! ```
-//!
-//! A handler's answer decides the status: `()` or `Ok(())` is 200 and commits the key; `Err`
-//! (or a panic) is 500 and releases it, so the provider's retry is handled. An event whose name
-//! has no handler, that is outside the catalogue, or whose fields did not fit its model goes to
-//! the fallback as an [`UnknownEvent`] with its raw JSON; without a fallback it is acknowledged
-//! (200) and logged.
+//! [`Webhooks`] and the [`Dispatcher`] it builds: typed handlers per event name.
 
 use std::{
     collections::{HashMap, hash_map::Entry},
@@ -159,8 +123,43 @@ pub enum BuildError {
     DuplicateCatchAll,
 }
 
-/// Builds a [`Dispatcher`]: the pipeline plus a typed handler per event. See the
-/// [module docs](self).
+/// [`Webhooks`]: register an async closure per typed event, then mount the built
+/// [`Dispatcher`] as a service on a route.
+///
+/// Each delivery goes through the whole pipeline (read, verify, claim), then to the handler
+/// registered for its event name, which decodes its own typed event straight from the raw
+/// body. A handler takes the event, optionally the [`Delivery`], and optionally the app state:
+///
+/// ```
+/// # #[cfg(feature = "zernio")] {
+/// use hookgate::{Delivery, Webhooks, event::UnknownEvent, zernio::{self, Zernio}};
+///
+/// #[derive(Clone)]
+/// struct App { name: &'static str }
+///
+/// # fn build() -> Result<(), Box<dyn std::error::Error>> {
+/// let webhooks = Webhooks::with_state(Zernio::new(["secret"])?, App { name: "demo" })
+///     .on(|test: zernio::WebhookTest| async move {
+///         println!("test fire {}", test.id);
+///     })
+///     .on(|event: zernio::WebhookTest, delivery: Delivery, app: App| async move {
+///         // A second handler for the same event type is refused by `build`.
+///         Ok::<_, std::io::Error>(())
+///     })
+///     .fallback(|event: UnknownEvent, delivery: Delivery| async move {
+///         println!("unhandled {} ({:?})", event.name(), event.reason());
+///     });
+/// assert!(webhooks.build().is_err());
+/// # Ok(()) }
+/// # build().unwrap();
+/// # }
+/// ```
+///
+/// A handler's answer decides the status: `()` or `Ok(())` is 200 and commits the key; `Err`
+/// (or a panic) is 500 and releases it, so the provider's retry is handled. An event whose name
+/// has no handler, that is outside the catalogue, or whose fields did not fit its model goes to
+/// the fallback as an [`UnknownEvent`] with its raw JSON; without a fallback it is acknowledged
+/// (200) and logged.
 pub struct Webhooks<P, S = ()> {
     provider: P,
     config: Config,

@@ -1,29 +1,4 @@
 //! [`WebhookLayer`]: the pipeline in front of any tower service, such as an axum route.
-//!
-//! The layer reads, verifies, de-duplicates and accepts each delivery, then calls the inner
-//! service with the raw body and the [`Delivery`](crate::Delivery) in the request extensions
-//! (take it with `Verified<E>`, feature `axum`). The inner service's status decides: 2xx
-//! commits the key, anything else (or a panic, or a timeout) releases it so the provider's
-//! retry is handled. Refusals are returned as responses; the service's error type is the inner
-//! service's.
-//!
-//! ```
-//! # #[cfg(feature = "zernio")] {
-//! use axum::{Router, routing::post};
-//! use hookgate::{WebhookLayer, zernio::Zernio};
-//!
-//! # fn app() -> Result<Router, hookgate::keyring::KeyringError> {
-//! let app = Router::new().route(
-//!     "/webhooks/zernio",
-//!     post(|request: axum::extract::Request| async move {
-//!         let delivery = request.extensions().get::<hookgate::Delivery>().unwrap();
-//!         println!("{} {}", delivery.event(), delivery.key());
-//!     })
-//!     .layer(WebhookLayer::new(Zernio::new(["secret"])?)),
-//! );
-//! # Ok(app) }
-//! # }
-//! ```
 
 use std::{
     fmt,
@@ -46,7 +21,32 @@ use crate::{
     provider::Provider,
 };
 
-/// Puts the webhook pipeline in front of a service. See the [module docs](self).
+/// [`WebhookLayer`]: the pipeline in front of any tower service, such as an axum route.
+///
+/// The layer reads, verifies, de-duplicates and accepts each delivery, then calls the inner
+/// service with the raw body and the [`Delivery`](crate::Delivery) in the request extensions
+/// (take it with `Verified<E>`, feature `axum`). The inner service's status decides: 2xx
+/// commits the key, anything else (or a panic, or a timeout) releases it so the provider's
+/// retry is handled. Refusals are returned as responses; the service's error type is the inner
+/// service's.
+///
+/// ```
+/// # #[cfg(feature = "zernio")] {
+/// use axum::{Router, routing::post};
+/// use hookgate::{WebhookLayer, zernio::Zernio};
+///
+/// # fn app() -> Result<Router, hookgate::keyring::KeyringError> {
+/// let app = Router::new().route(
+///     "/webhooks/zernio",
+///     post(|request: axum::extract::Request| async move {
+///         let delivery = request.extensions().get::<hookgate::Delivery>().unwrap();
+///         println!("{} {}", delivery.event(), delivery.key());
+///     })
+///     .layer(WebhookLayer::new(Zernio::new(["secret"])?)),
+/// );
+/// # Ok(app) }
+/// # }
+/// ```
 pub struct WebhookLayer<P> {
     provider: Arc<P>,
     config: Config,
