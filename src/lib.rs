@@ -16,6 +16,8 @@ pub mod rejection;
 
 #[cfg(feature = "ayrshare")]
 pub mod ayrshare;
+#[cfg(feature = "standard")]
+pub mod standard;
 #[cfg(feature = "zernio")]
 pub mod zernio;
 

@@ -76,3 +76,36 @@ impl Sign for crate::ayrshare::Ayrshare {
         headers.insert(crate::ayrshare::HEADER_TIMESTAMP, HeaderValue::from(now));
     }
 }
+
+#[cfg(feature = "standard")]
+impl Sign for crate::standard::Standard {
+    /// Signs as a Standard Webhooks sender does, for now: a fresh `webhook-id` (`msg_` and a
+    /// number unique in the process), `webhook-timestamp` from the system clock, and
+    /// `webhook-signature: v1,<base64>` with the current secret. For a service with an injected
+    /// clock, or to repeat an id, build the headers with
+    /// [`Standard::sign`](crate::standard::Standard::sign).
+    fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
+        use std::{
+            sync::atomic::{AtomicU64, Ordering},
+            time::{SystemTime, UNIX_EPOCH},
+        };
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("the system clock is after 1970");
+        let id = format!(
+            "msg_hookgate_{}_{:08x}",
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            now.subsec_nanos()
+        );
+        let timestamp = now.as_secs() as i64;
+        let signature = crate::standard::Standard::sign(self, &id, timestamp, body);
+        let value = |text: String| HeaderValue::try_from(text).expect("ASCII header value");
+        headers.insert(crate::standard::HEADER_ID, value(id));
+        headers.insert(
+            crate::standard::HEADER_TIMESTAMP,
+            value(timestamp.to_string()),
+        );
+        headers.insert(crate::standard::HEADER_SIGNATURE, value(signature));
+    }
+}
