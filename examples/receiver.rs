@@ -63,7 +63,7 @@ struct Line<'a> {
 
 /// Every event of the provider's catalogue goes to one typed handler; the rest (unknown names,
 /// drifted payloads) to the fallback.
-fn dispatcher<P: Provider>(
+fn catalogue<P: Provider>(
     provider: P,
     store: Arc<dyn DedupStore>,
     printer: Printer,
@@ -75,13 +75,14 @@ fn dispatcher<P: Provider>(
                 printer.print(&delivery, true)
             },
         )
-        .fallback(
-            |_: UnknownEvent, delivery: Delivery, printer: Printer| async move {
-                printer.print(&delivery, false)
-            },
-        )
+        .fallback(untyped)
         .build()
         .expect("one handler per event")
+}
+
+/// The fallback: unknown names and payloads that did not fit their model.
+async fn untyped(_: UnknownEvent, delivery: Delivery, printer: Printer) {
+    printer.print(&delivery, false)
 }
 
 /// The secrets in `var`, or `None` (with a note on stderr) when it is unset.
@@ -145,8 +146,32 @@ async fn main() {
             .unwrap_or_else(|e| fail(format_args!("ZERNIO_WEBHOOK_SECRET: {e}")));
         app = app.route_service(
             "/webhooks/zernio",
-            dispatcher(zernio, store.clone(), printer),
+            catalogue(zernio, store.clone(), printer),
         );
+    }
+    if let Some(secrets) = secrets("AYRSHARE_WEBHOOK_SECRET", "/webhooks/ayrshare") {
+        let ayrshare = hookgate::ayrshare::Ayrshare::new(&secrets)
+            .unwrap_or_else(|e| fail(format_args!("AYRSHARE_WEBHOOK_SECRET: {e}")));
+        app = app.route_service(
+            "/webhooks/ayrshare",
+            catalogue(ayrshare, store.clone(), printer),
+        );
+    }
+    if let Some(secrets) = secrets("STANDARD_WEBHOOK_SECRET", "/webhooks/standard") {
+        let standard = hookgate::standard::Standard::new(&secrets)
+            .unwrap_or_else(|e| fail(format_args!("STANDARD_WEBHOOK_SECRET: {e}")));
+        // Standard Webhooks has no fixed catalogue: every well-formed envelope is typed.
+        let dispatcher = Webhooks::with_state(standard, printer)
+            .store(store.clone())
+            .on_any(
+                |_: hookgate::standard::Event, delivery: Delivery, printer: Printer| async move {
+                    printer.print(&delivery, true)
+                },
+            )
+            .fallback(untyped)
+            .build()
+            .expect("one catch-all handler");
+        app = app.route_service("/webhooks/standard", dispatcher);
     }
 
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());

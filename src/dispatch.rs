@@ -118,6 +118,9 @@ pub enum BuildError {
     /// Two handlers were registered for one event name.
     #[error("two handlers registered for event `{0}`")]
     DuplicateHandler(&'static str),
+    /// `on` was given a type that names no event (an open envelope type): use `on_any`.
+    #[error("`{0}` names no event: register it with `on_any`")]
+    NoEventNames(&'static str),
     /// `on_any` was called twice.
     #[error("two catch-all handlers registered")]
     DuplicateCatchAll,
@@ -164,7 +167,7 @@ pub struct Webhooks<P, S = ()> {
     provider: P,
     config: Config,
     state: S,
-    handlers: Vec<(&'static [&'static str], Typed<S>)>,
+    handlers: Vec<(&'static str, &'static [&'static str], Typed<S>)>,
     any: Vec<Typed<S>>,
     fallback: Option<Fallback<S>>,
 }
@@ -196,7 +199,8 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         T: Event,
         H: Handler<T, S, M>,
     {
-        self.handlers.push((T::NAMES, typed(handler)));
+        self.handlers
+            .push((std::any::type_name::<T>(), T::NAMES, typed(handler)));
         self
     }
 
@@ -230,7 +234,10 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
     /// Freezes the registrations into a service; refuses two handlers for one event name.
     pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
         let mut routes = HashMap::new();
-        for (names, handler) in self.handlers {
+        for (type_name, names, handler) in self.handlers {
+            if names.is_empty() {
+                return Err(BuildError::NoEventNames(type_name));
+            }
             for &name in names {
                 match routes.entry(name) {
                     Entry::Occupied(_) => return Err(BuildError::DuplicateHandler(name)),
@@ -281,7 +288,7 @@ impl<P, S> fmt::Debug for Webhooks<P, S> {
                 &self
                     .handlers
                     .iter()
-                    .map(|(names, _)| names)
+                    .map(|(_, names, _)| names)
                     .collect::<Vec<_>>(),
             )
             .field("fallback", &self.fallback.is_some())

@@ -531,3 +531,13 @@ async fn catch_all_takes_names_without_their_own_handler() {
         .build();
     assert_eq!(twice.unwrap_err(), hookgate::BuildError::DuplicateCatchAll);
 }
+
+#[tokio::test]
+async fn a_type_naming_no_event_must_use_on_any() {
+    let result = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .on(|_: AnyEvent| async {})
+        .build();
+    assert!(
+        matches!(result.unwrap_err(), hookgate::BuildError::NoEventNames(name) if name.contains("AnyEvent"))
+    );
+}
