@@ -323,7 +323,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 }
             },
             None => {
-                let reason = if <P::Event as Event>::NAMES.contains(&delivery.event()) {
+                let reason = if <P::Event as Event>::accepts(delivery.event()) {
                     UnknownReason::Unhandled
                 } else {
                     UnknownReason::UnknownName

@@ -23,8 +23,15 @@ pub trait Event: Sized + Send + 'static {
     /// The event names (values of the provider's discriminator) this type decodes.
     const NAMES: &'static [&'static str];
 
-    /// Decodes the verified raw body of an event named `name` (one of [`Self::NAMES`]).
+    /// Decodes the verified raw body of an event named `name` (one it [accepts](Self::accepts)).
     fn decode(name: &str, raw: &[u8]) -> Result<Self, DecodeError>;
+
+    /// Whether `name` belongs to this type's catalogue: by default, whether it is in
+    /// [`Self::NAMES`]. An open catalogue (Standard Webhooks, whose names are the sender's)
+    /// accepts every name, so that only a body that does not fit is unknown.
+    fn accepts(name: &str) -> bool {
+        Self::NAMES.contains(&name)
+    }
 }
 
 /// A provider's whole catalogue as one enum, with an unknown case that never fails.
@@ -38,10 +45,10 @@ pub trait EventSet: Event {
 
 /// Decodes a verified body into a catalogue enum, falling back to its unknown case.
 ///
-/// A name outside `E::NAMES` gives [`UnknownReason::UnknownName`]; a known name whose fields
-/// do not fit gives [`UnknownReason::Drifted`] and a `tracing` warning.
+/// A name `E` does not [accept](Event::accepts) gives [`UnknownReason::UnknownName`]; a known
+/// name whose fields do not fit gives [`UnknownReason::Drifted`] and a `tracing` warning.
 pub fn decode_or_unknown<E: EventSet>(name: &str, raw: &Bytes) -> E {
-    if !E::NAMES.contains(&name) {
+    if !E::accepts(name) {
         return E::unknown(UnknownEvent::new(
             name,
             raw.clone(),

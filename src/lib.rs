@@ -1,4 +1,9 @@
-#![doc = include_str!("../README.md")]
+// The README's quick start uses Zernio; without that feature the crate gets a one-line doc.
+#![cfg_attr(feature = "zernio", doc = include_str!("../README.md"))]
+#![cfg_attr(
+    not(feature = "zernio"),
+    doc = "Receive webhooks safely in axum or hyper (see README.md)."
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;

@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::event::{
-    DecodeError, Event as EventTrait, EventSet, UnknownEvent, UnknownReason, decode_json,
-};
+use crate::event::{DecodeError, Event as EventTrait, EventSet, UnknownEvent, decode_json};
 
 /// A type of yours for the `data` of some event types: names the `type` values it decodes.
 ///
@@ -82,15 +80,13 @@ impl<T: Payload> EventTrait for Message<T> {
 ///   [`WebhookLayer`](crate::WebhookLayer)) and
 ///   [`decode_or_unknown`](crate::event::decode_or_unknown) give [`Event::Message`] for every
 ///   body with a string `type` and a `data` field, and [`Event::Unknown`] (reason
-///   [`UnknownReason::Drifted`], with the decode error) for the others. The core treats a name
-///   outside `NAMES` as unknown; for this open catalogue, [`EventSet::unknown`] decodes the
-///   envelope once more instead, so that an unknown name is not the end of the story.
-///   For your typed data, decode the raw body again:
+///   [`UnknownReason::Drifted`], with the decode error) for the others: this catalogue
+///   [accepts](crate::event::Event::accepts) every name. For your typed data, decode the raw body again:
 ///   `hookgate::event::decode_json::<standard::Message<InvoicePaid>>(delivery.raw())`.
 /// - With [`Webhooks`](crate::Webhooks), `.on_any(|e: standard::Event| ...)` (or the untyped
 ///   [`Message`]) receives every type without a typed handler of its own; a body that is not a
-///   well-formed envelope goes to the fallback as drift. `.on(|e: standard::Event| ...)`
-///   registers nothing, as `NAMES` is empty.
+///   well-formed envelope goes to the fallback as drift. `.on(|e: standard::Event| ...)` is
+///   refused by [`Webhooks::build`](crate::Webhooks::build), as `NAMES` is empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -106,25 +102,15 @@ impl EventTrait for Event {
     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
         Ok(Self::Message(Box::new(decode_json(raw)?)))
     }
+
+    /// Every name: the catalogue is the sender's.
+    fn accepts(_name: &str) -> bool {
+        true
+    }
 }
 
 impl EventSet for Event {
-    /// An unknown *name* is the normal case here (every name is the sender's): the envelope is
-    /// decoded anyway, and only a body that does not fit it stays unknown, as drift.
     fn unknown(event: UnknownEvent) -> Self {
-        if !matches!(event.reason(), UnknownReason::UnknownName) {
-            return Self::Unknown(event);
-        }
-        match decode_json::<Message>(event.raw()) {
-            Ok(message) => Self::Message(Box::new(message)),
-            Err(error) => {
-                tracing::warn!(event = event.name(), %error, "not a Standard Webhooks envelope; delivered as unknown");
-                Self::Unknown(UnknownEvent::new(
-                    event.name(),
-                    event.raw().clone(),
-                    UnknownReason::Drifted(error),
-                ))
-            }
-        }
+        Self::Unknown(event)
     }
 }
