@@ -17,9 +17,11 @@ use http_body_util::Full;
 use tower_service::Service;
 
 use crate::{
-    Delivery, ResponseBody, ResponseFuture,
+    body::ResponseBody,
     dedup::BoxFuture,
+    delivery::Delivery,
     event::{Event, UnknownEvent, UnknownReason},
+    future::ResponseFuture,
     pipeline::{self, Config, Handled, config_methods},
     provider::Provider,
     rejection::{Ack, Rejection},

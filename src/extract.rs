@@ -7,7 +7,7 @@ use axum_core::{
 use http::{StatusCode, request::Parts};
 
 use crate::{
-    Delivery,
+    delivery::Delivery,
     event::{EventSet, decode_or_unknown},
 };
 

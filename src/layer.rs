@@ -2,8 +2,6 @@
 
 use std::{
     fmt,
-    future::Future,
-    pin::Pin,
     sync::Arc,
     task::{Context, Poll},
 };
@@ -15,8 +13,8 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::{
-    ResponseBody,
-    dedup::BoxFuture,
+    body::ResponseBody,
+    future::ResponseFuture,
     pipeline::{self, Config, Handled, config_methods},
     provider::Provider,
 };
@@ -178,34 +176,5 @@ where
             },
         );
         ResponseFuture::new(future)
-    }
-}
-
-/// The response future of [`WebhookService`] and [`Dispatcher`](crate::Dispatcher).
-pub struct ResponseFuture<B, E> {
-    inner: BoxFuture<'static, Result<Response<ResponseBody<B>>, E>>,
-}
-
-impl<B, E> ResponseFuture<B, E> {
-    pub(crate) fn new(
-        future: impl Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static,
-    ) -> Self {
-        Self {
-            inner: Box::pin(future),
-        }
-    }
-}
-
-impl<B, E> Future for ResponseFuture<B, E> {
-    type Output = Result<Response<ResponseBody<B>>, E>;
-
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
-    }
-}
-
-impl<B, E> fmt::Debug for ResponseFuture<B, E> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ResponseFuture").finish_non_exhaustive()
     }
 }

@@ -13,6 +13,7 @@ mod dispatch;
 pub mod event;
 #[cfg(feature = "axum")]
 mod extract;
+mod future;
 pub mod keyring;
 mod layer;
 mod pipeline;
@@ -31,7 +32,8 @@ pub use delivery::Delivery;
 pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
 #[cfg(feature = "axum")]
 pub use extract::{MissingDelivery, Verified};
-pub use layer::{ResponseFuture, WebhookLayer, WebhookService};
+pub use future::ResponseFuture;
+pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{
     Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,
 };

@@ -20,9 +20,9 @@ use sha2::{Digest, Sha256};
 use tracing::{Instrument as _, field::Empty};
 
 use crate::{
-    Delivery,
+    body::ResponseBody,
     dedup::{Claim, DedupKey, DedupStore, Lease, MemoryStore},
-    delivery::redact,
+    delivery::{Delivery, redact},
     keyring::Verifier,
     provider::{EnvelopeError, Provider},
     rejection::{Ack, Rejection},
@@ -178,7 +178,7 @@ pub(crate) async fn run<P, B, F, Fut, RB, E>(
     config: Arc<Config>,
     request: Request<B>,
     next: F,
-) -> Result<Response<crate::ResponseBody<RB>>, E>
+) -> Result<Response<ResponseBody<RB>>, E>
 where
     P: Provider,
     B: Body,
@@ -221,11 +221,11 @@ enum Outcome<RB> {
 }
 
 impl<RB> Outcome<RB> {
-    fn into_response(self) -> Response<crate::ResponseBody<RB>> {
+    fn into_response(self) -> Response<ResponseBody<RB>> {
         match self {
-            Self::Rejected(rejection) => rejection.into_response().map(crate::ResponseBody::own),
-            Self::Ack(ack) => ack.into_response().map(crate::ResponseBody::own),
-            Self::Inner(response) => response.map(crate::ResponseBody::inner),
+            Self::Rejected(rejection) => rejection.into_response().map(ResponseBody::own),
+            Self::Ack(ack) => ack.into_response().map(ResponseBody::own),
+            Self::Inner(response) => response.map(ResponseBody::inner),
         }
     }
 }
