@@ -15,6 +15,72 @@
 //! let zernio = Zernio::new(["current-secret", "previous-secret"])?;
 //! # Ok::<(), hookgate::keyring::KeyringError>(())
 //! ```
+//!
+//! # Typed events
+//!
+//! The models cover Zernio's whole catalogue: 49 event names (48 subscribable ones plus
+//! `webhook.test`), from the OpenAPI spec bundled in Zernio's own SDK.
+//!
+//! - One type per event name, named after it: [`PostPublished`] for `post.published`,
+//!   [`WhatsappNumberKycSubmitted`] for `whatsapp.number.kyc_submitted`, [`WebhookTest`] for
+//!   `webhook.test`. Each implements [`Event`](crate::event::Event) for its one name, so a
+//!   handler can take it directly.
+//! - Names that share a payload shape are thin newtypes over one struct, reachable through
+//!   `Deref`: the six `post.*` rollups over [`PostPayload`], the four `post.platform.*` /
+//!   `post.tiktok.url_resolved` over [`PostPlatformPayload`], and likewise
+//!   [`ExternalPostPayload`], [`DeliveryStatusPayload`], [`CallPayload`], [`ReviewPayload`],
+//!   [`WhatsappNumberPayload`] and [`WhatsappNumberReasonPayload`]. The shared struct also
+//!   implements `Event` for all of its names, for one handler covering them all.
+//! - Sub-objects that several events share are modelled once: [`Post`], [`PlatformTarget`],
+//!   [`Message`], [`Sender`], [`Conversation`], [`InboxAccount`], [`Call`], [`Comment`],
+//!   [`Review`], ...
+//! - [`Event`] is the whole catalogue as one enum (one boxed variant per name, plus
+//!   [`Event::Unknown`]), for the `Verified<zernio::Event>` extractor or a single handler.
+//!
+//! ```
+//! use hookgate::{event::{Event as _, decode_or_unknown}, zernio::{self, Platform, PostStatus}};
+//!
+//! let raw = br#"{"id":"e1","event":"post.published","timestamp":"2026-09-12T16:00:09.884Z",
+//!   "post":{"id":"66b2","content":"Autumn menu","status":"published",
+//!   "scheduledFor":"2026-09-12T16:00:00.000Z","platforms":[{"platform":"mastodon","status":"published"}]}}"#;
+//!
+//! // One type, straight from the body:
+//! let published = zernio::PostPublished::decode("post.published", raw)?;
+//! assert_eq!(published.post.status, PostStatus::Published);
+//! // A platform this version does not list is kept, not refused:
+//! assert_eq!(published.post.platforms[0].platform, Platform::Other("mastodon".into()));
+//!
+//! // The whole catalogue, with the unknown path:
+//! let event: zernio::Event = decode_or_unknown("post.published", &raw[..].into());
+//! assert!(matches!(event, zernio::Event::PostPublished(_)));
+//! let event: zernio::Event = decode_or_unknown("post.exploded", &raw[..].into());
+//! assert_eq!(event.name(), "post.exploded");
+//! assert!(event.as_unknown().is_some());
+//! # Ok::<(), hookgate::event::DecodeError>(())
+//! ```
+//!
+//! # Stability
+//!
+//! These models follow Zernio's upstream, which is **not versioned**: the catalogue grew from 11
+//! event names in April 2026 to 49 in August 2026, and fields and values are added without
+//! notice. So the models are lenient by design:
+//!
+//! - unknown fields are ignored (no model denies them);
+//! - closed-looking value sets (platforms, statuses, directions, categories, ...) are open enums
+//!   with an `Other(String)` case ([`Platform`], [`PostStatus`], [`DisconnectionType`], ...);
+//! - optional fields are `Option` and decode from absent or `null`; fields Zernio always sends
+//!   but may set to `null` are [`Nullable`]; numbers are `serde_json::Number` (counts, codes) or
+//!   `f64` (money), which never overflow; free-form objects are JSON maps;
+//! - a payload that still does not fit (a field of a new type, a missing required field) is not
+//!   refused: [`decode_or_unknown`](crate::event::decode_or_unknown) turns it into
+//!   [`Event::Unknown`] with [`UnknownReason::Drifted`](crate::event::UnknownReason::Drifted)
+//!   and the JSON path of the failure, and an unknown event name into `Event::Unknown` with
+//!   `UnknownReason::UnknownName`. Either way the raw JSON is kept, and the pipeline's
+//!   `Delivery::raw()` keeps the raw body next to every typed event too.
+//!
+//! New fields, values and events are added in minor releases (every struct and enum here is
+//! `#[non_exhaustive]`); a value moving from `Other(..)` to a named variant is not considered
+//! breaking.
 
 mod events;
 

@@ -1,0 +1,382 @@
+//! The macros that build the catalogue: open string enums, lenient models, payload envelopes,
+//! per-name newtypes over shared shapes, and the catalogue enum itself.
+//!
+//! Everything repeated across Zernio's 49 payloads is written once here, so the models say only
+//! what differs between events.
+
+/// An open string enum: the values the spec lists, plus `Other(String)` for anything newer.
+///
+/// Generates the enum (with `#[non_exhaustive]`), `as_str`, `From<&str>`, `From<String>`,
+/// `AsRef<str>`, `Display`, and `Serialize`/`Deserialize` as a plain JSON string. Decoding never
+/// fails on a string and never yields `Other` for a listed value.
+macro_rules! open_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum $name {
+            $(
+                #[doc = concat!("`", $wire, "`")]
+                $(#[$vmeta])*
+                $variant,
+            )+
+            /// A value this version does not list (Zernio adds values without notice), as sent.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as it appears on the wire.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $( Self::$variant => $wire, )+
+                    Self::Other(value) => value,
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                match value {
+                    $( $wire => Self::$variant, )+
+                    other => Self::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                match value.as_str() {
+                    $( $wire => Self::$variant, )+
+                    _ => Self::Other(value),
+                }
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                self.as_str()
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> ::serde::Deserialize<'de> for $name {
+            fn deserialize<D: ::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                deserializer.deserialize_str($crate::zernio::events::values::OpenEnumVisitor::<Self>::new(
+                    stringify!($name),
+                ))
+            }
+        }
+    };
+}
+
+/// Lenient payload models: one or more structs with the common derives and attributes.
+///
+/// Every struct gets `Debug, Clone, PartialEq, Deserialize, Serialize` and `#[non_exhaustive]`,
+/// and never `deny_unknown_fields`. A field typed `Option<T>` is *optional*: it gets
+/// `#[serde(default, skip_serializing_if = "Option::is_none")]`, so it may be absent or `null`
+/// and is left out again when serialized. A field Zernio always sends but that may be `null` is
+/// typed [`Nullable<T>`](super::models::Nullable) (an alias of `Option<T>`), which serializes
+/// `None` back as `null`. Write the struct's `rename_all` yourself: most of Zernio's wire is
+/// camelCase, Meta's pass-through objects are snake_case.
+macro_rules! model {
+    // Munch one field: `Option<T>` is optional.
+    (@fields $head:tt [$($done:tt)*]
+        $(#[$fmeta:meta])* pub $field:ident : Option<$ty:ty> $(, $($rest:tt)*)?
+    ) => {
+        model!(@fields $head [
+            $($done)*
+            $(#[$fmeta])*
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub $field: Option<$ty>,
+        ] $($($rest)*)?);
+    };
+    // Munch one field: anything else is required.
+    (@fields $head:tt [$($done:tt)*]
+        $(#[$fmeta:meta])* pub $field:ident : $ty:ty $(, $($rest:tt)*)?
+    ) => {
+        model!(@fields $head [$($done)* $(#[$fmeta])* pub $field: $ty,] $($($rest)*)?);
+    };
+    // All fields munched: emit the struct.
+    (@fields [$(#[$meta:meta])* $name:ident] [$($done:tt)*]) => {
+        #[derive(Debug, Clone, PartialEq, ::serde::Deserialize, ::serde::Serialize)]
+        $(#[$meta])*
+        #[non_exhaustive]
+        pub struct $name {
+            $($done)*
+        }
+    };
+    () => {};
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+        $($rest:tt)*
+    ) => {
+        model!(@fields [$(#[$meta])* $name] [] $($body)*);
+        model!($($rest)*);
+    };
+}
+
+/// A whole event payload: [`model!`] plus the envelope keys every Zernio event carries (`id`,
+/// `event`, `timestamp`), camelCase on the wire.
+///
+/// `payload! { lenient ... }` is for the inline schemas (`whatsapp.number.*`, `verification.*`,
+/// `whatsapp.automatic_event`), which mark nothing required: `id` and `timestamp` are optional
+/// there. `event` is always required: the pipeline cannot route a body without it.
+macro_rules! payload {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        model! {
+            $(#[$meta])*
+            #[serde(rename_all = "camelCase")]
+            pub struct $name {
+                /// Event id: the dedup key, equal to `X-Zernio-Event-Id`. Opaque (UUID or ULID-like).
+                pub id: String,
+                /// Event name, equal to `X-Zernio-Event` (e.g. `post.published`).
+                pub event: String,
+                /// When Zernio built the event (ISO-8601 UTC with milliseconds); unchanged on
+                /// retries and redeliveries, so it is no freshness proof.
+                pub timestamp: String,
+                $($body)*
+            }
+        }
+    };
+    (
+        lenient
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        model! {
+            $(#[$meta])*
+            #[serde(rename_all = "camelCase")]
+            pub struct $name {
+                /// Event id: the dedup key, equal to `X-Zernio-Event-Id`. Always sent in
+                /// practice, but this inline schema marks nothing required.
+                pub id: Option<String>,
+                /// Event name, equal to `X-Zernio-Event`.
+                pub event: String,
+                /// When Zernio built the event (ISO-8601 UTC); optional in this inline schema.
+                pub timestamp: Option<String>,
+                $($body)*
+            }
+        }
+    };
+}
+
+/// An inbox event payload: [`payload!`] plus the `conversation` and `account` blocks that every
+/// inbox event carries.
+macro_rules! inbox_payload {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        payload! {
+            $(#[$meta])*
+            pub struct $name {
+                $($body)*
+                /// The conversation (thread) the event belongs to.
+                pub conversation: Conversation,
+                /// The connected inbox account that received or sent it.
+                pub account: InboxAccount,
+            }
+        }
+    };
+}
+
+/// An account block keyed by `accountId` (account, ads, template and post-platform events):
+/// the common fields plus the struct's own, camelCase on the wire.
+macro_rules! account {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($body:tt)* }
+    ) => {
+        model! {
+            $(#[$meta])*
+            #[serde(rename_all = "camelCase")]
+            pub struct $name {
+                /// Zernio SocialAccount id.
+                pub account_id: String,
+                /// The platform of the account (`metaads` for ads accounts).
+                pub platform: Platform,
+                /// Handle or name of the account on the platform.
+                pub username: String,
+                /// Display name, when the platform has one.
+                pub display_name: Option<String>,
+                $($body)*
+            }
+        }
+    };
+}
+
+/// Per-name newtypes over a payload shape that several event names share.
+///
+/// For each name: `#[serde(transparent)] pub struct Name(pub Shape)` with `Deref`/`DerefMut` to
+/// the shape, `into_inner` and `From<Name> for Shape`. The shape itself also implements
+/// [`Event`](crate::event::Event) for all of those names at once (its `NAMES` are taken from the
+/// newtypes', which the catalogue defines), so one handler can take every name of the shape.
+macro_rules! shared_payload {
+    (
+        $shape:ident {
+            $( $(#[$meta:meta])* $name:ident, )+
+        }
+    ) => {
+        impl $crate::event::Event for $shape {
+            const NAMES: &'static [&'static str] =
+                &[$( <$name as $crate::event::Event>::NAMES[0], )+];
+
+            fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
+                $crate::event::decode_json(raw)
+            }
+        }
+
+        $(
+            $(#[$meta])*
+            #[doc = ""]
+            #[doc = concat!("A transparent newtype over [`", stringify!($shape), "`], the shape this ")]
+            #[doc = "event shares with others; its fields are reachable through `Deref`."]
+            #[derive(Debug, Clone, PartialEq, ::serde::Deserialize, ::serde::Serialize)]
+            #[serde(transparent)]
+            pub struct $name(pub $shape);
+
+            impl $name {
+                #[doc = concat!("The shared [`", stringify!($shape), "`].")]
+                pub fn into_inner(self) -> $shape {
+                    self.0
+                }
+            }
+
+            impl ::std::ops::Deref for $name {
+                type Target = $shape;
+
+                fn deref(&self) -> &$shape {
+                    &self.0
+                }
+            }
+
+            impl ::std::ops::DerefMut for $name {
+                fn deref_mut(&mut self) -> &mut $shape {
+                    &mut self.0
+                }
+            }
+
+            impl From<$name> for $shape {
+                fn from(event: $name) -> Self {
+                    event.0
+                }
+            }
+        )+
+    };
+}
+
+/// The catalogue: one line per event name, the only place a name is written.
+///
+/// Generates [`Event`](crate::event::Event) for each per-name type (`NAMES = &[name]`, decoded
+/// with [`decode_json`](crate::event::decode_json)), the `Event` enum with one boxed variant per
+/// name plus `Unknown`, its `Event` impl (all names; `decode` dispatches on the name),
+/// `EventSet`, `Serialize`, `Event::name`, `Event::as_unknown` and `From<Type> for Event`.
+macro_rules! catalogue {
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident {
+            $( $variant:ident = $name:literal, )+
+        }
+    ) => {
+        $(
+            impl $crate::event::Event for $variant {
+                const NAMES: &'static [&'static str] = &[$name];
+
+                fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
+                    $crate::event::decode_json(raw)
+                }
+            }
+
+            impl From<$variant> for $enum {
+                fn from(event: $variant) -> Self {
+                    Self::$variant(Box::new(event))
+                }
+            }
+        )+
+
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq)]
+        #[non_exhaustive]
+        pub enum $enum {
+            $(
+                #[doc = concat!("`", $name, "`: see [`", stringify!($variant), "`].")]
+                $variant(Box<$variant>),
+            )+
+            /// A name outside the catalogue, or a known name whose payload did not fit its model,
+            /// with the raw JSON and the reason.
+            Unknown($crate::event::UnknownEvent),
+        }
+
+        impl $enum {
+            /// The event name: the variant's catalogue name, or the unknown event's name as sent.
+            pub fn name(&self) -> &str {
+                match self {
+                    $( Self::$variant(_) => $name, )+
+                    Self::Unknown(event) => event.name(),
+                }
+            }
+
+            /// The unknown event, when this is [`Self::Unknown`].
+            pub fn as_unknown(&self) -> Option<&$crate::event::UnknownEvent> {
+                match self {
+                    Self::Unknown(event) => Some(event),
+                    _ => None,
+                }
+            }
+        }
+
+        impl $crate::event::Event for $enum {
+            const NAMES: &'static [&'static str] = &[$($name),+];
+
+            fn decode(name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
+                match name {
+                    $(
+                        $name => Ok(Self::$variant(Box::new(
+                            <$variant as $crate::event::Event>::decode(name, raw)?,
+                        ))),
+                    )+
+                    other => Err($crate::event::DecodeError::custom(format_args!(
+                        "unknown Zernio event `{other}`"
+                    ))),
+                }
+            }
+        }
+
+        /// Serializes as the event's JSON object (the variant's payload, which carries its own
+        /// `event`), and an unknown event as its raw JSON.
+        impl ::serde::Serialize for $enum {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                match self {
+                    $( Self::$variant(event) => ::serde::Serialize::serialize(event, serializer), )+
+                    Self::Unknown(event) => ::serde::Serialize::serialize(&event.json(), serializer),
+                }
+            }
+        }
+
+        impl $crate::event::EventSet for $enum {
+            fn unknown(event: $crate::event::UnknownEvent) -> Self {
+                Self::Unknown(event)
+            }
+        }
+    };
+}
