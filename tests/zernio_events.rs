@@ -103,6 +103,40 @@ fn without_nulls(value: &Value) -> Value {
     }
 }
 
+/// Asserts that `serialized` has `null` only where `original` has it: optional fields that were
+/// absent are left out again rather than written as `null`.
+#[track_caller]
+fn assert_no_extra_nulls(serialized: &Value, original: &Value, context: &str) {
+    fn walk(serialized: &Value, original: Option<&Value>, path: &str, out: &mut Vec<String>) {
+        match serialized {
+            Value::Null if !original.is_some_and(Value::is_null) => out.push(path.to_owned()),
+            Value::Object(map) => {
+                for (key, value) in map {
+                    let here = format!("{path}/{key}");
+                    walk(value, original.and_then(|o| o.get(key)), &here, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, value) in items.iter().enumerate() {
+                    walk(
+                        value,
+                        original.and_then(|o| o.get(i)),
+                        &format!("{path}/{i}"),
+                        out,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut extra = Vec::new();
+    walk(serialized, Some(original), "", &mut extra);
+    assert!(
+        extra.is_empty(),
+        "{context}: serialized `null` at {extra:?}"
+    );
+}
+
 /// Sets the member at `pointer` (the parent must exist), adding it when absent.
 #[track_caller]
 fn set(value: &mut Value, pointer: &str, new: Value) {
@@ -280,6 +314,110 @@ fn every_fixture_decodes_to_its_variant_and_round_trips() {
             without_nulls(&original),
             "{path:?} does not round-trip"
         );
+        assert_no_extra_nulls(
+            &serde_json::to_value(&event).unwrap(),
+            &original,
+            &format!("{path:?}"),
+        );
+    }
+}
+
+/// Which payload [`from_schema`] builds.
+#[derive(Clone, Copy, PartialEq)]
+enum Fill {
+    /// Every property the schema lists, never `null`.
+    Max,
+    /// Only the `required` properties, `null` wherever the type allows it.
+    Min,
+}
+
+/// Builds a payload that validates against `schema` (resolving `$ref`s in `defs`).
+fn from_schema(schema: &Value, defs: &Value, fill: Fill) -> Value {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.strip_prefix("#/$defs/").unwrap();
+        return from_schema(&defs[name], defs, fill);
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().map(|t| t.as_str().unwrap()).collect(),
+        other => panic!("no type in {other}"),
+    };
+    if fill == Fill::Min && types.contains(&"null") {
+        return Value::Null;
+    }
+    let kind = *types.iter().find(|t| **t != "null").unwrap();
+    match kind {
+        "object" => {
+            let required: Vec<&str> = schema["required"]
+                .as_array()
+                .map(|r| r.iter().map(|n| n.as_str().unwrap()).collect())
+                .unwrap_or_default();
+            let mut object = serde_json::Map::new();
+            if let Some(properties) = schema["properties"].as_object() {
+                for (key, property) in properties {
+                    if fill == Fill::Max || required.contains(&key.as_str()) {
+                        object.insert(key.clone(), from_schema(property, defs, fill));
+                    }
+                }
+            } else if fill == Fill::Max {
+                // A free-form object.
+                object.insert("key".into(), json!("value"));
+            }
+            Value::Object(object)
+        }
+        "array" => Value::Array(vec![from_schema(&schema["items"], defs, fill)]),
+        "string" => match (&schema["enum"], schema["format"].as_str()) {
+            (Value::Array(values), _) => values[0].clone(),
+            (_, Some("date-time")) => json!("2026-09-01T12:00:00.000Z"),
+            _ => json!("text"),
+        },
+        "integer" => json!(3),
+        "number" => json!(0.25),
+        "boolean" => json!(true),
+        other => panic!("type {other}"),
+    }
+}
+
+#[test]
+fn payloads_built_from_the_schema_decode() {
+    let schema: Value = serde_json::from_slice(
+        &fs::read(format!("{SHARED}/schemas/zernio-webhooks.schema.json")).unwrap(),
+    )
+    .unwrap();
+    let defs = &schema["$defs"];
+    for (name, reference) in schema["x-event-map"].as_object().unwrap() {
+        let definition = json!({ "$ref": reference });
+        for fill in [Fill::Max, Fill::Min] {
+            let mut value = from_schema(&definition, defs, fill);
+            value["event"] = json!(name);
+            let event = decode_value(name, &value).unwrap_or_else(|error| {
+                panic!(
+                    "{name} ({}) did not decode: {error}\n{value:#}",
+                    fill_name(fill)
+                )
+            });
+            assert_eq!(event.name(), name);
+            let serialized = serde_json::to_value(&event).unwrap();
+            if fill == Fill::Max {
+                // Every property of the schema is modelled, under its wire name, with a type
+                // that gives the value back.
+                assert_eq!(
+                    serialized, value,
+                    "{name}: a schema property is not modelled"
+                );
+            } else {
+                // Nothing more than the schema's `required` is required by the model.
+                assert_eq!(without_nulls(&serialized), without_nulls(&value), "{name}");
+                assert_no_extra_nulls(&serialized, &value, name);
+            }
+        }
+    }
+
+    fn fill_name(fill: Fill) -> &'static str {
+        match fill {
+            Fill::Max => "every property",
+            Fill::Min => "required properties only, nulls where allowed",
+        }
     }
 }
 
@@ -892,11 +1030,9 @@ fn missing_optional_blocks_decode() {
             .unwrap_or_else(|error| panic!("{name} without {pointers:?}: {error}"));
         assert_eq!(event.name(), *name);
         // Absent stays absent when serialized again.
-        assert_eq!(
-            without_nulls(&serde_json::to_value(&event).unwrap()),
-            without_nulls(&value),
-            "{name}"
-        );
+        let serialized = serde_json::to_value(&event).unwrap();
+        assert_eq!(without_nulls(&serialized), without_nulls(&value), "{name}");
+        assert_no_extra_nulls(&serialized, &value, name);
     }
     let value = edited("call.ended", |v| {
         v["call"].as_object_mut().unwrap().remove("billing");
