@@ -229,6 +229,17 @@ fn every_name_has_a_variant_that_reports_it() {
         let event = decode(name);
         assert!(event.as_unknown().is_none(), "`{name}` decoded as Unknown");
         assert_eq!(event.name(), *name);
+        // The variant (and its type) is the name in UpperCamelCase, so no two names with the
+        // same shape can be swapped in the catalogue.
+        let camel: String = name
+            .split(['.', '_'])
+            .map(|word| word[..1].to_uppercase() + &word[1..])
+            .collect();
+        let debug = format!("{event:?}");
+        assert!(
+            debug.starts_with(&format!("{camel}(")),
+            "`{name}` is {debug:.60}"
+        );
     }
 }
 
