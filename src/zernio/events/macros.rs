@@ -21,11 +21,13 @@ macro_rules! open_enum {
         #[non_exhaustive]
         pub enum $name {
             $(
-                #[doc = concat!("`", $wire, "`")]
+                #[doc = concat!("`", $wire, "`.")]
                 $(#[$vmeta])*
                 $variant,
             )+
             /// A value this version does not list (Zernio adds values without notice), as sent.
+            ///
+            /// Decoding and the `From` conversions never put a listed value here.
             Other(String),
         }
 
