@@ -27,6 +27,7 @@ use std::{fmt, sync::Arc};
 use base64::Engine as _;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
+use smallvec::SmallVec;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
@@ -143,7 +144,8 @@ impl fmt::Debug for Keyring {
 
 /// An HMAC-SHA256 check in progress: one keyed state per secret, fed as the body arrives.
 pub struct Verifier {
-    macs: Vec<HmacSha256>,
+    // Inline for the usual one or two secrets: no allocation per delivery.
+    macs: SmallVec<[HmacSha256; 2]>,
 }
 
 impl Verifier {
@@ -164,7 +166,7 @@ impl Verifier {
             let expected = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
             let mut hit = Choice::from(0);
             for tag in offered {
-                hit |= expected.ct_eq(&tag.0);
+                hit |= tags_equal(&expected, &tag.0);
             }
             if bool::from(hit) && found.is_none() {
                 found = Some(index);
@@ -172,6 +174,18 @@ impl Verifier {
         }
         found
     }
+}
+
+/// Constant-time equality of two tags, a 64-bit word at a time (four comparisons instead of
+/// thirty-two, each behind `subtle`'s optimization barrier).
+fn tags_equal(a: &[u8; 32], b: &[u8; 32]) -> Choice {
+    let mut equal = Choice::from(1);
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
+        let x = u64::from_ne_bytes(x.try_into().expect("8 bytes"));
+        let y = u64::from_ne_bytes(y.try_into().expect("8 bytes"));
+        equal &= x.ct_eq(&y);
+    }
+    equal
 }
 
 impl fmt::Debug for Verifier {
@@ -193,7 +207,7 @@ impl Tag {
     pub fn from_hex(text: impl AsRef<[u8]>) -> Option<Self> {
         let text = text.as_ref().trim_ascii();
         let mut out = [0u8; 32];
-        hex::decode_to_slice(text, &mut out).ok()?;
+        const_hex::decode_to_slice(text, &mut out).ok()?;
         Some(Self(out))
     }
 
@@ -213,7 +227,7 @@ impl Tag {
 
     /// Lowercase hexadecimal, as Zernio and Ayrshare send it.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.0)
+        const_hex::encode(self.0)
     }
 
     /// Standard base64, as Standard Webhooks sends it.
@@ -265,6 +279,17 @@ mod tests {
         let mut v = keyring.verifier(b"p.");
         v.update(b"hello world!");
         assert_eq!(v.matches(&[old]), None);
+    }
+
+    #[test]
+    fn word_wise_comparison_sees_every_byte() {
+        let a = [7u8; 32];
+        assert!(bool::from(tags_equal(&a, &a)));
+        for i in 0..32 {
+            let mut b = a;
+            b[i] ^= 0x80;
+            assert!(!bool::from(tags_equal(&a, &b)), "byte {i}");
+        }
     }
 
     #[test]

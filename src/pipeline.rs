@@ -299,7 +299,7 @@ where
     };
     let (key, key_from_body_hash) = match envelope.key {
         Some(key) => (key.into_owned(), false),
-        None => (hex::encode(Sha256::digest(&raw)), true),
+        None => (const_hex::encode(Sha256::digest(&raw)), true),
     };
     let event = envelope.name.into_owned();
     let dedup_key = DedupKey::new(P::NAME, envelope.scope.as_deref(), &key);

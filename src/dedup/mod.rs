@@ -76,7 +76,7 @@ impl DedupKey {
 
     /// The digest in lowercase hex (32 characters), e.g. for a Redis key.
     pub fn to_hex(&self) -> String {
-        hex::encode(self.digest)
+        const_hex::encode(self.digest)
     }
 }
 
