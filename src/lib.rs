@@ -7,6 +7,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+#[macro_use]
+mod catalogue;
 pub mod dedup;
 mod delivery;
 mod dispatch;

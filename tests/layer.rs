@@ -23,7 +23,7 @@ async fn handle(
 ) -> StatusCode {
     calls.fetch_add(1, Ordering::SeqCst);
     match event {
-        zernio::Event::WebhookTest(test) if test.message.as_deref() == Some("refuse") => {
+        zernio::Event::WebhookTest(test) if test.message == "refuse" => {
             StatusCode::SERVICE_UNAVAILABLE
         }
         zernio::Event::WebhookTest(_) => StatusCode::NO_CONTENT,

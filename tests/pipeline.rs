@@ -56,10 +56,10 @@ fn webhooks(seen: &Seen) -> Webhooks<Zernio, Seen> {
             |event: zernio::WebhookTest, delivery: Delivery, seen: Seen| async move {
                 seen.typed.fetch_add(1, Ordering::SeqCst);
                 seen.deliveries.lock().unwrap().push(delivery);
-                match event.message.as_deref() {
-                    Some("fail") => Err("handler says no".to_owned()),
-                    Some("panic") => panic!("handler panicked on purpose"),
-                    Some("slow") => {
+                match event.message.as_str() {
+                    "fail" => Err("handler says no".to_owned()),
+                    "panic" => panic!("handler panicked on purpose"),
+                    "slow" => {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                         Ok(())
                     }

@@ -5,79 +5,8 @@
 //! carries is lost. Fields the wire specification does not confirm are optional, value sets are
 //! open enums with an `Other` case, and free-form objects are kept as JSON.
 
-use std::fmt;
-
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
-
-use crate::event::{DecodeError, Event as EventTrait, EventSet, UnknownEvent, decode_json};
-
-/// A string value set that stays open: known values get a variant, anything else is kept in
-/// `Other` as sent. (Candidate for a macro shared by every provider, in the core.)
-macro_rules! open_enum {
-    (
-        $(#[$meta:meta])*
-        pub enum $name:ident {
-            $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+
-        }
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-        #[non_exhaustive]
-        pub enum $name {
-            $( $(#[$vmeta])* $variant, )+
-            /// A value this version does not know, as sent. Decoding never puts a known value
-            /// here.
-            Other(String),
-        }
-
-        impl $name {
-            /// The value as sent on the wire.
-            pub fn as_str(&self) -> &str {
-                match self {
-                    $( Self::$variant => $wire, )+
-                    Self::Other(other) => other,
-                }
-            }
-        }
-
-        impl From<&str> for $name {
-            fn from(value: &str) -> Self {
-                match value {
-                    $( $wire => Self::$variant, )+
-                    other => Self::Other(other.to_owned()),
-                }
-            }
-        }
-
-        impl From<String> for $name {
-            fn from(value: String) -> Self {
-                match value.as_str() {
-                    $( $wire => Self::$variant, )+
-                    _ => Self::Other(value),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl Serialize for $name {
-            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
-            }
-        }
-    };
-}
 
 /// An event struct: its own fields, then [`Common`] and `extra`, both flattened.
 macro_rules! event_struct {
@@ -100,7 +29,25 @@ macro_rules! event_struct {
             #[serde(flatten)]
             pub extra: Map<String, Value>,
         }
+
+        impl Fields for $name {
+            fn common(&self) -> &Common {
+                &self.common
+            }
+
+            fn extra(&self) -> &Map<String, Value> {
+                &self.extra
+            }
+        }
     };
+}
+
+/// What every typed Ayrshare event carries, whatever its action.
+pub trait Fields {
+    /// The envelope fields (`refId`, `hookId`, `created`, …).
+    fn common(&self) -> &Common;
+    /// Every field the typed model does not cover, as received.
+    fn extra(&self) -> &Map<String, Value>;
 }
 
 /// `null` reads as the default (an empty list), like an absent field.
@@ -553,122 +500,48 @@ event_struct! {
     }
 }
 
-/// The catalogue: each struct's [`Event`](EventTrait) impl and the [`Event`] enum, from one list.
-macro_rules! catalogue {
-    ( $( $(#[$doc:meta])* $variant:ident = $name:literal, )+ ) => {
-        $(
-            impl EventTrait for $variant {
-                const NAMES: &'static [&'static str] = &[$name];
-                fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
-                    decode_json(raw)
-                }
-            }
-        )+
-
-        /// Every Ayrshare event, by `action[/subAction]`, with an unknown case for names outside
-        /// the catalogue and for payloads that drifted from their model.
-        ///
-        /// The fields every event carries are readable without matching, through
-        /// [`Event::common`].
-        #[derive(Debug, Clone, PartialEq)]
-        #[non_exhaustive]
-        pub enum Event {
-            $( $(#[$doc])* $variant(Box<$variant>), )+
-            /// Anything else, with its raw JSON.
-            Unknown(UnknownEvent),
-        }
-
-        impl EventTrait for Event {
-            const NAMES: &'static [&'static str] = &[$($name),+];
-            fn decode(name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
-                match name {
-                    $( $name => decode_json(raw).map(|event| Self::$variant(Box::new(event))), )+
-                    other => Err(DecodeError::custom(format_args!(
-                        "unknown Ayrshare event `{other}`"
-                    ))),
-                }
-            }
-        }
-
-        impl Event {
-            /// The event name: `action`, or `action/subAction`.
-            pub fn name(&self) -> &str {
-                match self {
-                    $( Self::$variant(_) => $name, )+
-                    Self::Unknown(event) => event.name(),
-                }
-            }
-
-            /// The fields every event carries; `None` for an unknown event (read its
-            /// [`json`](UnknownEvent::json) instead).
-            pub fn common(&self) -> Option<&Common> {
-                match self {
-                    $( Self::$variant(event) => Some(&event.common), )+
-                    Self::Unknown(_) => None,
-                }
-            }
-
-            /// The fields the typed variant does not model; `None` for an unknown event.
-            pub fn extra(&self) -> Option<&Map<String, Value>> {
-                match self {
-                    $( Self::$variant(event) => Some(&event.extra), )+
-                    Self::Unknown(_) => None,
-                }
-            }
-        }
-
-        $(
-            impl From<$variant> for Event {
-                fn from(event: $variant) -> Self {
-                    Self::$variant(Box::new(event))
-                }
-            }
-        )+
-    };
-}
-
 catalogue! {
-    /// `scheduled`.
-    Scheduled = "scheduled",
-    /// `scheduled/tikTokPublished`.
-    TikTokPublished = "scheduled/tikTokPublished",
-    /// `social` (link, unlink, refresh).
-    Social = "social",
-    /// `messages/messageCreated`.
-    MessageCreated = "messages/messageCreated",
-    /// `messages/messageRead`.
-    MessageRead = "messages/messageRead",
-    /// `messages/reactionCreated`.
-    ReactionCreated = "messages/reactionCreated",
-    /// `messages/reactionDeleted`.
-    ReactionDeleted = "messages/reactionDeleted",
-    /// `messages/messageEdited`.
-    MessageEdited = "messages/messageEdited",
-    /// `comments`.
-    Comments = "comments",
-    /// `mentions`.
-    Mentions = "mentions",
-    /// `feed`.
-    Feed = "feed",
-    /// `batch`.
-    Batch = "batch",
-    /// `automations`.
-    Automations = "automations",
-    /// `accountActivity`.
-    AccountActivity = "accountActivity",
-    /// `suspended`.
-    Suspended = "suspended",
+    /// Every Ayrshare event, by `action[/subAction]`, with an unknown case for names outside
+    /// the catalogue and for payloads that drifted from their model.
+    ///
+    /// The fields every event carries are readable without matching, through
+    /// [`Event::common`].
+    pub enum Event as dyn Fields {
+        Scheduled = "scheduled",
+        TikTokPublished = "scheduled/tikTokPublished",
+        Social = "social",
+        MessageCreated = "messages/messageCreated",
+        MessageRead = "messages/messageRead",
+        ReactionCreated = "messages/reactionCreated",
+        ReactionDeleted = "messages/reactionDeleted",
+        MessageEdited = "messages/messageEdited",
+        Comments = "comments",
+        Mentions = "mentions",
+        Feed = "feed",
+        Batch = "batch",
+        Automations = "automations",
+        AccountActivity = "accountActivity",
+        Suspended = "suspended",
+    }
 }
 
-impl EventSet for Event {
-    fn unknown(event: UnknownEvent) -> Self {
-        Self::Unknown(event)
+impl Event {
+    /// The fields every event carries; `None` for an unknown event (read its
+    /// [`json`](crate::event::UnknownEvent::json) instead).
+    pub fn common(&self) -> Option<&Common> {
+        self.view().map(Fields::common)
+    }
+
+    /// The fields the typed variant does not model; `None` for an unknown event.
+    pub fn extra(&self) -> Option<&Map<String, Value>> {
+        self.view().map(Fields::extra)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::Event as _;
 
     #[test]
     fn open_enums_keep_unknown_values() {

@@ -1,44 +1,6 @@
 //! Open string enums: the closed-looking value sets of Zernio's payloads, each with an
 //! `Other(String)` case so a new value never fails a delivery.
 
-use std::{fmt, marker::PhantomData};
-
-use serde::de::{Error, Visitor};
-
-/// The one visitor behind every [`open_enum!`]: accepts any JSON string.
-pub(crate) struct OpenEnumVisitor<T> {
-    name: &'static str,
-    marker: PhantomData<fn() -> T>,
-}
-
-impl<T> OpenEnumVisitor<T> {
-    pub(crate) fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            marker: PhantomData,
-        }
-    }
-}
-
-impl<T> Visitor<'_> for OpenEnumVisitor<T>
-where
-    T: for<'a> From<&'a str> + From<String>,
-{
-    type Value = T;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "a string ({})", self.name)
-    }
-
-    fn visit_str<E: Error>(self, value: &str) -> Result<T, E> {
-        Ok(T::from(value))
-    }
-
-    fn visit_string<E: Error>(self, value: String) -> Result<T, E> {
-        Ok(T::from(value))
-    }
-}
-
 open_enum! {
     /// A Zernio platform key (`post.platforms[].platform`, `platform.name`, `account.platform`,
     /// `message.platform`, ...).
