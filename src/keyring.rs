@@ -196,6 +196,51 @@ impl fmt::Debug for Verifier {
     }
 }
 
+/// The tags a sender offered for one delivery, held inline up to two (no allocation for the
+/// usual one or two signatures).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Tags(SmallVec<[Tag; 2]>);
+
+impl Tags {
+    /// No tags yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds an offered tag.
+    pub fn push(&mut self, tag: Tag) {
+        self.0.push(tag);
+    }
+}
+
+impl std::ops::Deref for Tags {
+    type Target = [Tag];
+
+    fn deref(&self) -> &[Tag] {
+        &self.0
+    }
+}
+
+impl From<Tag> for Tags {
+    fn from(tag: Tag) -> Self {
+        let mut tags = Self::new();
+        tags.push(tag);
+        tags
+    }
+}
+
+impl FromIterator<Tag> for Tags {
+    fn from_iter<I: IntoIterator<Item = Tag>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl fmt::Debug for Tags {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tags({} redacted)", self.0.len())
+    }
+}
+
 /// A 32-byte HMAC-SHA256 tag, as offered by a sender or computed by [`Keyring::sign`].
 ///
 /// `Debug` does not print the bytes.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Deserializer, de::IgnoredAny};
 
 use crate::{
     event::EventSet,
-    keyring::{Keyring, Tag},
+    keyring::{Keyring, Tags},
 };
 
 /// A webhook sender's wire format.
@@ -68,7 +68,7 @@ pub struct Signed {
     pub prefix: Vec<u8>,
     /// Every tag the sender offered; the delivery is authentic when any secret of the keyring
     /// matches any of them.
-    pub tags: Vec<Tag>,
+    pub tags: Tags,
 }
 
 /// Where a provider's event name and dedup key are, read from one verified body.
@@ -260,16 +260,35 @@ impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
 /// Identical repeats (a proxy that duplicated a header) are accepted.
 pub fn single_header<'h>(
     headers: &'h HeaderMap,
-    name: &'static str,
+    name: impl StaticHeader,
 ) -> Result<Option<&'h HeaderValue>, SignatureError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
     };
     if values.any(|other| other != first) {
-        return Err(SignatureError::Ambiguous(name));
+        return Err(SignatureError::Ambiguous(name.as_static_str()));
     }
     Ok(Some(first))
+}
+
+/// A header name known at compile time: a `&'static str`, or a `&'static HeaderName` (which
+/// the lookup need not parse: use a `static` one on hot paths).
+pub trait StaticHeader: http::header::AsHeaderName + Copy {
+    /// The name, for error messages.
+    fn as_static_str(self) -> &'static str;
+}
+
+impl StaticHeader for &'static str {
+    fn as_static_str(self) -> &'static str {
+        self
+    }
+}
+
+impl StaticHeader for &'static HeaderName {
+    fn as_static_str(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 /// Checks a Unix timestamp (seconds) against `now` with a symmetric tolerance.

@@ -117,7 +117,7 @@ use serde::Deserialize;
 pub use events::*;
 
 use crate::{
-    keyring::{Keyring, KeyringError, Tag},
+    keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         DeliveryMeta, Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed,
         check_timestamp, parse_envelope, single_header,
@@ -268,7 +268,7 @@ impl Provider for Ayrshare {
             return Err(SignatureError::Missing(HEADER_SIGNATURE));
         }
 
-        let mut tags: Vec<Tag> = Vec::with_capacity(2);
+        let mut tags = Tags::new();
         if let Some(tag) = legacy.and_then(|value| parse_tag(value.as_bytes())) {
             tags.push(tag);
         }

@@ -85,7 +85,7 @@ use zeroize::Zeroizing;
 pub use events::{Event, Message, Payload};
 
 use crate::{
-    keyring::{Keyring, KeyringError, Tag},
+    keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed, check_timestamp,
         parse_envelope, single_header,
@@ -276,7 +276,7 @@ fn prefix(id: &[u8], timestamp: i64) -> Vec<u8> {
 
 /// The `v1` tags of a signature header, at most [`MAX_SIGNATURES`]. Entries of other versions
 /// and `v1` entries that are not base64 of 32 bytes are skipped.
-fn parse_signatures(value: &HeaderValue) -> Vec<Tag> {
+fn parse_signatures(value: &HeaderValue) -> Tags {
     value
         .as_bytes()
         .split(|&b| b == b' ')
@@ -472,10 +472,10 @@ mod tests {
     fn signature_list_parsing() {
         let good = Tag::from_base64(&SIGNATURE[3..]).unwrap();
         let parse = |s: &str| parse_signatures(&HeaderValue::from_str(s).unwrap());
-        assert_eq!(parse(SIGNATURE), vec![good]);
+        assert_eq!(parse(SIGNATURE), Tags::from(good));
         assert_eq!(
             parse(&format!("v1a,AAAA v2,{} {SIGNATURE}  ", &SIGNATURE[3..])),
-            vec![good]
+            Tags::from(good)
         );
         assert!(parse("v1,").is_empty());
         assert!(parse(&SIGNATURE[..8]).is_empty());

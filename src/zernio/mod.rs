@@ -92,7 +92,7 @@ use serde::Deserialize;
 pub use events::*;
 
 use crate::{
-    keyring::{Keyring, KeyringError, Tag},
+    keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed, parse_envelope,
         single_header,
@@ -156,9 +156,10 @@ impl Provider for Zernio {
     }
 
     fn signature(&self, headers: &HeaderMap, _now: SystemTime) -> Result<Signed, SignatureError> {
-        let (name, value) = match single_header(headers, HEADER_SIGNATURE)? {
+        let [signature, legacy] = &SIGNATURE_HEADERS;
+        let (name, value) = match single_header(headers, signature)? {
             Some(value) => (HEADER_SIGNATURE, value),
-            None => match single_header(headers, HEADER_LEGACY_SIGNATURE)? {
+            None => match single_header(headers, legacy)? {
                 Some(value) => (HEADER_LEGACY_SIGNATURE, value),
                 None => return Err(SignatureError::Missing(HEADER_SIGNATURE)),
             },
@@ -166,7 +167,7 @@ impl Provider for Zernio {
         let tag = Tag::from_hex(value.as_bytes()).ok_or(SignatureError::Malformed(name))?;
         Ok(Signed {
             prefix: Vec::new(),
-            tags: vec![tag],
+            tags: Tags::from(tag),
         })
     }
 
