@@ -7,6 +7,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+#[cfg(any(feature = "zernio", feature = "ayrshare"))]
 #[macro_use]
 mod catalogue;
 pub mod dedup;

@@ -258,10 +258,10 @@ impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
 /// The single value of a header, refusing a header repeated with differing values.
 ///
 /// Identical repeats (a proxy that duplicated a header) are accepted.
-pub fn single_header<'h>(
-    headers: &'h HeaderMap,
+pub fn single_header(
+    headers: &HeaderMap,
     name: impl StaticHeader,
-) -> Result<Option<&'h HeaderValue>, SignatureError> {
+) -> Result<Option<&HeaderValue>, SignatureError> {
     let mut values = headers.get_all(name).iter();
     let Some(first) = values.next() else {
         return Ok(None);
