@@ -123,22 +123,23 @@ static SIGNATURE_HEADERS: [HeaderName; 2] = [
 ];
 
 /// One naming of the three headers.
+/// (Parsed header names: a lookup by `HeaderName` skips parsing the name on every delivery.)
 struct Names {
-    id: &'static str,
-    timestamp: &'static str,
-    signature: &'static str,
+    id: HeaderName,
+    timestamp: HeaderName,
+    signature: HeaderName,
 }
 
-const WEBHOOK_NAMES: Names = Names {
-    id: HEADER_ID,
-    timestamp: HEADER_TIMESTAMP,
-    signature: HEADER_SIGNATURE,
+static WEBHOOK_NAMES: Names = Names {
+    id: HeaderName::from_static(HEADER_ID),
+    timestamp: HeaderName::from_static(HEADER_TIMESTAMP),
+    signature: HeaderName::from_static(HEADER_SIGNATURE),
 };
 
-const SVIX_NAMES: Names = Names {
-    id: HEADER_SVIX_ID,
-    timestamp: HEADER_SVIX_TIMESTAMP,
-    signature: HEADER_SVIX_SIGNATURE,
+static SVIX_NAMES: Names = Names {
+    id: HeaderName::from_static(HEADER_SVIX_ID),
+    timestamp: HeaderName::from_static(HEADER_SVIX_TIMESTAMP),
+    signature: HeaderName::from_static(HEADER_SVIX_SIGNATURE),
 };
 
 impl Names {
@@ -147,9 +148,9 @@ impl Names {
     /// the id, timestamp and signature always come from the same sender's naming.
     fn of(headers: &HeaderMap) -> &'static Names {
         let present = |names: &Names| {
-            [names.id, names.timestamp, names.signature]
-                .iter()
-                .any(|name| headers.contains_key(*name))
+            [&names.id, &names.timestamp, &names.signature]
+                .into_iter()
+                .any(|name| headers.contains_key(name))
         };
         if !present(&WEBHOOK_NAMES) && present(&SVIX_NAMES) {
             &SVIX_NAMES
@@ -265,12 +266,11 @@ fn decode_secret(secret: &str, index: usize) -> Result<Vec<u8>, KeyringError> {
 
 /// `{id}.{timestamp}.`: what is signed before the body.
 fn prefix(id: &[u8], timestamp: i64) -> Vec<u8> {
-    let timestamp = timestamp.to_string();
-    let mut prefix = Vec::with_capacity(id.len() + timestamp.len() + 2);
+    use std::io::Write as _;
+    // An i64 has at most 20 characters: one allocation, no intermediate string.
+    let mut prefix = Vec::with_capacity(id.len() + 22);
     prefix.extend_from_slice(id);
-    prefix.push(b'.');
-    prefix.extend_from_slice(timestamp.as_bytes());
-    prefix.push(b'.');
+    write!(prefix, ".{timestamp}.").expect("writing to a Vec cannot fail");
     prefix
 }
 
@@ -315,23 +315,23 @@ impl Provider for Standard {
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
         let names = Names::of(headers);
-        let signature = single_header(headers, names.signature)?
-            .ok_or(SignatureError::Missing(names.signature))?;
-        let id = single_header(headers, names.id)?
+        let signature = single_header(headers, &names.signature)?
+            .ok_or(SignatureError::Missing(names.signature.as_str()))?;
+        let id = single_header(headers, &names.id)?
             .filter(|id| !id.is_empty())
-            .ok_or(SignatureError::MissingHeader(names.id))?;
+            .ok_or(SignatureError::MissingHeader(names.id.as_str()))?;
         // The id becomes the dedup key: refuse what is not visible ASCII rather than guess.
         if id.to_str().is_err() {
-            return Err(SignatureError::Malformed(names.id));
+            return Err(SignatureError::Malformed(names.id.as_str()));
         }
-        let timestamp = single_header(headers, names.timestamp)?
-            .ok_or(SignatureError::MissingHeader(names.timestamp))?;
+        let timestamp = single_header(headers, &names.timestamp)?
+            .ok_or(SignatureError::MissingHeader(names.timestamp.as_str()))?;
         let tags = parse_signatures(signature);
         if tags.is_empty() {
-            return Err(SignatureError::Malformed(names.signature));
+            return Err(SignatureError::Malformed(names.signature.as_str()));
         }
         let timestamp = parse_timestamp(timestamp)
-            .ok_or(SignatureError::MalformedTimestamp(names.timestamp))?;
+            .ok_or(SignatureError::MalformedTimestamp(names.timestamp.as_str()))?;
         check_timestamp(timestamp, now, self.tolerance)?;
         Ok(Signed {
             prefix: prefix(id.as_bytes(), timestamp),
@@ -350,7 +350,7 @@ impl Provider for Standard {
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("type"))?;
         // Checked by `signature`: present, single, visible ASCII.
-        let key = single_header(headers, Names::of(headers).id)
+        let key = single_header(headers, &Names::of(headers).id)
             .ok()
             .flatten()
             .and_then(|id| id.to_str().ok())
