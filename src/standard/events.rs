@@ -76,11 +76,11 @@ impl<T: Payload> EventTrait for Message<T> {
 /// The event names are the sender's, so this catalogue names none (`NAMES` is empty) and
 /// decodes any well-formed envelope. What each path gives:
 ///
-/// - [`Verified<standard::Event>`](crate::Verified) (behind
+/// - `Verified<standard::Event>` (feature `axum`, behind
 ///   [`WebhookLayer`](crate::WebhookLayer)) and
 ///   [`decode_or_unknown`](crate::event::decode_or_unknown) give [`Event::Message`] for every
 ///   body with a string `type` and a `data` field, and [`Event::Unknown`] (reason
-///   [`UnknownReason::Drifted`], with the decode error) for the others: this catalogue
+///   [`UnknownReason::Drifted`](crate::event::UnknownReason::Drifted), with the decode error) for the others: this catalogue
 ///   [accepts](crate::event::Event::accepts) every name. For your typed data, decode the raw body again:
 ///   `hookgate::event::decode_json::<standard::Message<InvoicePaid>>(delivery.raw())`.
 /// - With [`Webhooks`](crate::Webhooks), `.on_any(|e: standard::Event| ...)` (or the untyped
