@@ -1,6 +1,6 @@
 //! [`Delivery`]: what a handler knows about the delivery that carried its event.
 
-use std::time::SystemTime;
+use std::{sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
@@ -10,8 +10,8 @@ use http::{HeaderMap, HeaderValue};
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub(crate) provider: &'static str,
-    pub(crate) event: String,
-    pub(crate) key: String,
+    pub(crate) event: Arc<str>,
+    pub(crate) key: Arc<str>,
     pub(crate) key_from_body_hash: bool,
     pub(crate) received_at: SystemTime,
     pub(crate) attempt: Option<u32>,

@@ -309,19 +309,27 @@ struct Router<P, S> {
 
 impl<P: Provider, S: Clone> Router<P, S> {
     async fn dispatch(&self, delivery: Delivery) -> Result<Ack, Rejection> {
+        // For log lines once the delivery has moved into a handler (reference counts, no copy).
+        let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
-        let (event, delivery, state) = match route {
+        let (unknown, delivery, state) = match route {
             Some(handler) => match handler(delivery, self.state.clone()) {
-                Ok(future) => return finish(future.await),
+                Ok(future) => return finish(future.await, P::NAME, &event, &key),
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
-                    tracing::warn!(%error, "known event did not fit its model; delivered as unknown");
-                    let event = UnknownEvent::new(
+                    tracing::warn!(
+                        provider = P::NAME,
+                        event = &*event,
+                        key = &*key,
+                        %error,
+                        "known event did not fit its model; delivered as unknown"
+                    );
+                    let unknown = UnknownEvent::new(
                         delivery.event(),
                         delivery.raw().clone(),
                         UnknownReason::Drifted(error),
                     );
-                    (event, delivery, state)
+                    (unknown, delivery, state)
                 }
             },
             None => {
@@ -330,25 +338,43 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 } else {
                     UnknownReason::UnknownName
                 };
-                let event = UnknownEvent::new(delivery.event(), delivery.raw().clone(), reason);
-                (event, delivery, self.state.clone())
+                let unknown = UnknownEvent::new(delivery.event(), delivery.raw().clone(), reason);
+                (unknown, delivery, self.state.clone())
             }
         };
         match &self.fallback {
-            Some(fallback) => finish(fallback(event, delivery, state).await),
+            Some(fallback) => finish(
+                fallback(unknown, delivery, state).await,
+                P::NAME,
+                &event,
+                &key,
+            ),
             None => {
-                tracing::info!(reason = ?event.reason(), "no handler for event; acknowledged");
+                tracing::info!(
+                    provider = P::NAME,
+                    event = &*event,
+                    key = &*key,
+                    reason = ?unknown.reason(),
+                    "no handler for event; acknowledged"
+                );
                 Ok(Ack::Ignored)
             }
         }
     }
 }
 
-fn finish(result: Result<(), BoxError>) -> Result<Ack, Rejection> {
+/// A handler's result as the pipeline's answer; an error is logged with the delivery's context
+/// (the pipeline releases the key when it sees the 500).
+fn finish(
+    result: Result<(), BoxError>,
+    provider: &str,
+    event: &str,
+    key: &str,
+) -> Result<Ack, Rejection> {
     match result {
         Ok(()) => Ok(Ack::Handled),
         Err(error) => {
-            tracing::error!(error = %error, "handler failed");
+            tracing::error!(provider, event, key, %error, "handler failed; key released");
             Err(Rejection::HandlerFailed)
         }
     }

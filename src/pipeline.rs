@@ -186,7 +186,9 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    let span = tracing::info_span!(
+    // DEBUG, like tower-http's TraceLayer: a span per delivery costs about a microsecond with a
+    // formatting subscriber. Refusals and failures carry their own context at WARN / ERROR.
+    let span = tracing::debug_span!(
         "webhook",
         provider = P::NAME,
         event = Empty,
@@ -196,10 +198,7 @@ where
     let work = async {
         let result = pipeline(&*provider, &config, request, next).await;
         let outcome = match &result {
-            Ok(Outcome::Rejected(rejection)) => {
-                log_rejection(rejection);
-                rejection.code()
-            }
+            Ok(Outcome::Rejected(rejection)) => rejection.code(),
             Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
             Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
             Ok(Outcome::Ack(Ack::Handled)) => "handled",
@@ -230,21 +229,40 @@ impl<RB> Outcome<RB> {
     }
 }
 
-impl<RB> From<Rejection> for Outcome<RB> {
-    fn from(rejection: Rejection) -> Self {
-        Self::Rejected(rejection)
-    }
+/// What a log line says about the delivery, once its envelope is known.
+#[derive(Clone)]
+struct Context {
+    provider: &'static str,
+    event: Option<Arc<str>>,
+    key: Option<Arc<str>>,
 }
 
-fn log_rejection(rejection: &Rejection) {
-    match rejection {
-        Rejection::MethodNotAllowed => tracing::debug!(%rejection, "refused"),
-        Rejection::InFlight { .. } => tracing::info!(%rejection, "same key in flight"),
-        Rejection::StoreUnavailable
-        | Rejection::HandlerFailed
-        | Rejection::HandlerPanicked
-        | Rejection::HandlerTimeout => tracing::error!(%rejection, "delivery failed; key released"),
-        _ => tracing::warn!(%rejection, "refused"),
+impl Context {
+    /// Logs `rejection` at its level, with the delivery's context, and turns it into an outcome.
+    fn refuse<RB>(&self, rejection: Rejection) -> Outcome<RB> {
+        let (provider, code) = (self.provider, rejection.code());
+        let event = self.event.as_deref().unwrap_or("");
+        let key = self.key.as_deref().unwrap_or("");
+        match &rejection {
+            Rejection::MethodNotAllowed => tracing::debug!(provider, code, "refused: {rejection}"),
+            Rejection::InFlight { .. } => {
+                tracing::info!(
+                    provider,
+                    event,
+                    key,
+                    code,
+                    "same key in flight; asked to retry"
+                )
+            }
+            Rejection::StoreUnavailable
+            | Rejection::HandlerFailed
+            | Rejection::HandlerPanicked
+            | Rejection::HandlerTimeout => {
+                tracing::error!(provider, event, key, code, "{rejection}; key released")
+            }
+            _ => tracing::warn!(provider, event, key, code, "refused: {rejection}"),
+        }
+        Outcome::Rejected(rejection)
     }
 }
 
@@ -261,9 +279,14 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
+    let mut context = Context {
+        provider: P::NAME,
+        event: None,
+        key: None,
+    };
     let (parts, body) = request.into_parts();
     if parts.method != Method::POST {
-        return Ok(Rejection::MethodNotAllowed.into());
+        return Ok(context.refuse(Rejection::MethodNotAllowed));
     }
     let declared = parts
         .headers
@@ -272,40 +295,44 @@ where
         .and_then(|v| v.parse::<u64>().ok());
     let limit = config.body_limit;
     if declared.is_some_and(|n| n > limit as u64) || body.size_hint().lower() > limit as u64 {
-        return Ok(Rejection::PayloadTooLarge { limit }.into());
+        return Ok(context.refuse(Rejection::PayloadTooLarge { limit }));
     }
     let now = (config.clock)();
     let signed = match provider.signature(&parts.headers, now) {
         Ok(signed) => signed,
-        Err(error) => return Ok(Rejection::Signature(error).into()),
+        Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
     };
     let mut verifier = provider.keyring().verifier(&signed.prefix);
-    let raw =
-        match tokio::time::timeout(config.read_timeout, read(body, limit, &mut verifier)).await {
-            Ok(Ok(raw)) => raw,
-            Ok(Err(rejection)) => return Ok(rejection.into()),
-            Err(_) => return Ok(Rejection::ReadTimeout.into()),
-        };
+    let raw = match within(config.read_timeout, read(body, limit, &mut verifier)).await {
+        Ok(Ok(raw)) => raw,
+        Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
+        Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
+    };
     match verifier.matches(&signed.tags) {
         Some(key_index) => tracing::trace!(key_index, "signature verified"),
-        None => return Ok(Rejection::Signature(crate::provider::SignatureError::Mismatch).into()),
+        None => {
+            let mismatch = Rejection::Signature(crate::provider::SignatureError::Mismatch);
+            return Ok(context.refuse(mismatch));
+        }
     }
     let Ok(text) = std::str::from_utf8(&raw) else {
-        return Ok(Rejection::Envelope(EnvelopeError::NotUtf8).into());
+        return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
     };
     let envelope = match provider.envelope(&parts.headers, text) {
         Ok(envelope) => envelope,
-        Err(error) => return Ok(Rejection::Envelope(error).into()),
+        Err(error) => return Ok(context.refuse(Rejection::Envelope(error))),
     };
-    let (key, key_from_body_hash) = match envelope.key {
-        Some(key) => (key.into_owned(), false),
-        None => (const_hex::encode(Sha256::digest(&raw)), true),
+    let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
+        Some(key) => (key.into(), false),
+        None => (const_hex::encode(Sha256::digest(&raw)).into(), true),
     };
-    let event = envelope.name.into_owned();
+    let event: Arc<str> = envelope.name.into();
     let dedup_key = DedupKey::new(P::NAME, envelope.scope.as_deref(), &key);
     let span = tracing::Span::current();
-    span.record("event", event.as_str());
-    span.record("key", key.as_str());
+    span.record("event", &*event);
+    span.record("key", &*key);
+    context.event = Some(event.clone());
+    context.key = Some(key.clone());
 
     let lease = match config.store.claim(&dedup_key, config.lease).await {
         Ok(Claim::Acquired(lease)) => lease,
@@ -314,17 +341,18 @@ where
             return Ok(Outcome::Ack(Ack::Duplicate));
         }
         Ok(Claim::InFlight { retry_after }) => {
-            return Ok(Rejection::InFlight { retry_after }.into());
+            return Ok(context.refuse(Rejection::InFlight { retry_after }));
         }
         Err(error) => {
-            tracing::error!(%error, "dedup claim failed");
-            return Ok(Rejection::StoreUnavailable.into());
+            tracing::error!(provider = P::NAME, %error, "dedup claim failed");
+            return Ok(context.refuse(Rejection::StoreUnavailable));
         }
     };
     let mut guard = LeaseGuard {
         store: config.store.clone(),
         key: dedup_key,
         lease: Some(lease),
+        context: context.clone(),
     };
 
     let meta = provider.delivery_meta(&parts.headers);
@@ -346,11 +374,11 @@ where
     };
     let handled = AssertUnwindSafe(next(accepted)).catch_unwind();
     let handled = match config.handler_timeout {
-        Some(limit) => match tokio::time::timeout(limit, handled).await {
+        Some(limit) => match within(limit, handled).await {
             Ok(handled) => handled,
             Err(_) => {
                 guard.release().await;
-                return Ok(Rejection::HandlerTimeout.into());
+                return Ok(context.refuse(Rejection::HandlerTimeout));
             }
         },
         None => handled.await,
@@ -372,8 +400,23 @@ where
         }
         Err(_panic) => {
             guard.release().await;
-            Ok(Rejection::HandlerPanicked.into())
+            Ok(context.refuse(Rejection::HandlerPanicked))
         }
+    }
+}
+
+/// Runs `future` with a deadline of `limit`, without arming a timer when the future finishes on
+/// its first poll (a body that came with the headers, a handler that did not wait): a timer
+/// costs a clock read and a timer-wheel entry per delivery.
+async fn within<F: Future>(
+    limit: Duration,
+    future: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut future = std::pin::pin!(future);
+    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
+    match first {
+        std::task::Poll::Ready(output) => Ok(output),
+        std::task::Poll::Pending => tokio::time::timeout(limit, future).await,
     }
 }
 
@@ -426,6 +469,7 @@ struct LeaseGuard {
     store: Arc<dyn DedupStore>,
     key: DedupKey,
     lease: Option<Lease>,
+    context: Context,
 }
 
 impl LeaseGuard {
@@ -433,12 +477,17 @@ impl LeaseGuard {
         if let Some(lease) = self.lease.take() {
             match self.store.commit(&self.key, lease, ttl).await {
                 Ok(true) => {}
-                Ok(false) => {
-                    tracing::warn!("lease expired before commit; a retry may run the handler again")
-                }
-                Err(error) => {
-                    tracing::error!(%error, "dedup commit failed; a retry may run the handler again")
-                }
+                Ok(false) => tracing::warn!(
+                    provider = self.context.provider,
+                    key = self.context.key.as_deref(),
+                    "lease expired before commit; a retry may run the handler again"
+                ),
+                Err(error) => tracing::error!(
+                    provider = self.context.provider,
+                    key = self.context.key.as_deref(),
+                    %error,
+                    "dedup commit failed; a retry may run the handler again"
+                ),
             }
         }
     }
@@ -447,7 +496,12 @@ impl LeaseGuard {
         if let Some(lease) = self.lease.take()
             && let Err(error) = self.store.release(&self.key, lease).await
         {
-            tracing::error!(%error, "dedup release failed; the key frees itself when its lease ends");
+            tracing::error!(
+                provider = self.context.provider,
+                key = self.context.key.as_deref(),
+                %error,
+                "dedup release failed; the key frees itself when its lease ends"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ use std::{
 use axum::Router;
 use hookgate::{
     Delivery, Dispatcher, Webhooks,
-    dedup::{BoxFuture, Claim, DedupError, DedupKey, DedupStore, Lease},
+    dedup::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture},
     event::{UnknownEvent, UnknownReason},
     keyring::Keyring,
     zernio::{self, Zernio},
@@ -453,19 +453,23 @@ impl DedupStore for DownStore {
         &'a self,
         _: &'a DedupKey,
         _: Duration,
-    ) -> BoxFuture<'a, Result<Claim, DedupError>> {
-        Box::pin(async { Err(DedupError::new("connection refused")) })
+    ) -> StoreFuture<'a, Result<Claim, DedupError>> {
+        StoreFuture::ready(Err(DedupError::new("connection refused")))
     }
     fn commit<'a>(
         &'a self,
         _: &'a DedupKey,
         _: Lease,
         _: Duration,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(async { Err(DedupError::new("connection refused")) })
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::ready(Err(DedupError::new("connection refused")))
     }
-    fn release<'a>(&'a self, _: &'a DedupKey, _: Lease) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(async { Err(DedupError::new("connection refused")) })
+    fn release<'a>(
+        &'a self,
+        _: &'a DedupKey,
+        _: Lease,
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::ready(Err(DedupError::new("connection refused")))
     }
 }
 

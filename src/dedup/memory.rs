@@ -9,7 +9,7 @@ use std::{
 
 use lru::LruCache;
 
-use super::{BoxFuture, Claim, DedupError, DedupKey, DedupStore, Lease};
+use super::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture};
 
 /// Default capacity: one million keys (about 70 MB).
 const DEFAULT_CAPACITY: usize = 1 << 20;
@@ -210,9 +210,9 @@ impl DedupStore for MemoryStore {
         &'a self,
         key: &'a DedupKey,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, DedupError>> {
+    ) -> StoreFuture<'a, Result<Claim, DedupError>> {
         let claim = self.claim_now(key, lease);
-        Box::pin(std::future::ready(Ok(claim)))
+        StoreFuture::ready(Ok(claim))
     }
 
     fn commit<'a>(
@@ -220,16 +220,16 @@ impl DedupStore for MemoryStore {
         key: &'a DedupKey,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(std::future::ready(Ok(self.commit_now(key, lease, ttl))))
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::ready(Ok(self.commit_now(key, lease, ttl)))
     }
 
     fn release<'a>(
         &'a self,
         key: &'a DedupKey,
         lease: Lease,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(std::future::ready(Ok(self.release_now(key, lease))))
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::ready(Ok(self.release_now(key, lease)))
     }
 }
 

@@ -37,8 +37,51 @@ pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisDedupStore;
 
-/// A boxed, `Send` future, as returned by [`DedupStore`] methods.
+/// A boxed, `Send` future.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// The future a [`DedupStore`] method returns: an answer already known (an in-memory store
+/// answers at once, without allocating), or a boxed future (a networked store).
+pub struct StoreFuture<'a, T>(StoreFutureInner<'a, T>);
+
+enum StoreFutureInner<'a, T> {
+    Ready(Option<T>),
+    Boxed(BoxFuture<'a, T>),
+}
+
+impl<'a, T> StoreFuture<'a, T> {
+    /// An answer known now.
+    pub fn ready(value: T) -> Self {
+        Self(StoreFutureInner::Ready(Some(value)))
+    }
+
+    /// An answer still to come.
+    pub fn boxed(future: impl Future<Output = T> + Send + 'a) -> Self {
+        Self(StoreFutureInner::Boxed(Box::pin(future)))
+    }
+}
+
+impl<T: Unpin> Future for StoreFuture<'_, T> {
+    type Output = T;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<T> {
+        match &mut self.get_mut().0 {
+            StoreFutureInner::Ready(value) => {
+                std::task::Poll::Ready(value.take().expect("StoreFuture polled after completion"))
+            }
+            StoreFutureInner::Boxed(future) => future.as_mut().poll(cx),
+        }
+    }
+}
+
+impl<T> fmt::Debug for StoreFuture<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            StoreFutureInner::Ready(_) => "StoreFuture::Ready",
+            StoreFutureInner::Boxed(_) => "StoreFuture::Boxed",
+        })
+    }
+}
 
 /// A delivery key, scoped by provider (and optionally a narrower scope), stored as a fixed-size
 /// digest: 16 bytes of SHA-256 over the provider name, the scope and the key.
@@ -162,7 +205,7 @@ pub trait DedupStore: Send + Sync + 'static {
         &'a self,
         key: &'a DedupKey,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, DedupError>>;
+    ) -> StoreFuture<'a, Result<Claim, DedupError>>;
 
     /// Marks `key` handled for `ttl`, if `lease` still holds it. `Ok(false)` when it did not
     /// (the lease ended and another delivery claimed the key).
@@ -171,14 +214,14 @@ pub trait DedupStore: Send + Sync + 'static {
         key: &'a DedupKey,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, DedupError>>;
+    ) -> StoreFuture<'a, Result<bool, DedupError>>;
 
     /// Forgets `key`, if `lease` still holds it. `Ok(false)` when it did not.
     fn release<'a>(
         &'a self,
         key: &'a DedupKey,
         lease: Lease,
-    ) -> BoxFuture<'a, Result<bool, DedupError>>;
+    ) -> StoreFuture<'a, Result<bool, DedupError>>;
 }
 
 impl<S: DedupStore + ?Sized> DedupStore for std::sync::Arc<S> {
@@ -186,7 +229,7 @@ impl<S: DedupStore + ?Sized> DedupStore for std::sync::Arc<S> {
         &'a self,
         key: &'a DedupKey,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, DedupError>> {
+    ) -> StoreFuture<'a, Result<Claim, DedupError>> {
         (**self).claim(key, lease)
     }
 
@@ -195,7 +238,7 @@ impl<S: DedupStore + ?Sized> DedupStore for std::sync::Arc<S> {
         key: &'a DedupKey,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
         (**self).commit(key, lease, ttl)
     }
 
@@ -203,7 +246,7 @@ impl<S: DedupStore + ?Sized> DedupStore for std::sync::Arc<S> {
         &'a self,
         key: &'a DedupKey,
         lease: Lease,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
         (**self).release(key, lease)
     }
 }

@@ -27,7 +27,7 @@ use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
-use super::{BoxFuture, Claim, DedupError, DedupKey, DedupStore, Lease};
+use super::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture};
 
 /// Default key prefix.
 const DEFAULT_PREFIX: &str = "hookgate:";
@@ -357,8 +357,8 @@ impl DedupStore for RedisDedupStore {
         &'a self,
         key: &'a DedupKey,
         lease: Duration,
-    ) -> BoxFuture<'a, Result<Claim, DedupError>> {
-        Box::pin(async move {
+    ) -> StoreFuture<'a, Result<Claim, DedupError>> {
+        StoreFuture::boxed(async move {
             let token = self.tokens.next();
             let args = [token, expiry_ms(lease)];
             let (state, pttl): (i64, i64) =
@@ -392,8 +392,8 @@ impl DedupStore for RedisDedupStore {
         key: &'a DedupKey,
         lease: Lease,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(async move {
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::boxed(async move {
             let held: i64 = self
                 .op(
                     "commit",
@@ -410,8 +410,8 @@ impl DedupStore for RedisDedupStore {
         &'a self,
         key: &'a DedupKey,
         lease: Lease,
-    ) -> BoxFuture<'a, Result<bool, DedupError>> {
-        Box::pin(async move {
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::boxed(async move {
             let held: i64 = self
                 .op("release", &SCRIPTS.release, key, [lease.token(), 0])
                 .await?;
