@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release --example load -- [--rounds 5] [--seconds 4] [--connections 16]
-//!     [--log hookgate=info] [--skip-build] [--only bare|receiver (to profile one server)]
+//!     [--log hookgate=info] [--skip-build] [--only bare|receiver|redis (to profile one)]
+//!     [--redis (also the receiver with a Redis dedup store, against a redis-server it starts)]
 //! ```
 //!
 //! It builds and starts `target/release/examples/receiver` (with `HOOKGATE_QUIET=1`: printing a
@@ -36,6 +37,7 @@ const SECRET: &str = "load-secret";
 const SIZE: usize = 1024;
 
 struct Args {
+    redis: bool,
     only: Option<String>,
     skip_build: bool,
     log: String,
@@ -46,6 +48,7 @@ struct Args {
 
 fn args() -> Result<Args, String> {
     let mut out = Args {
+        redis: false,
         only: None,
         skip_build: false,
         log: "hookgate=info".to_owned(),
@@ -66,6 +69,7 @@ fn args() -> Result<Args, String> {
             }
             "--skip-build" => out.skip_build = true,
             "--only" => out.only = Some(value()?),
+            "--redis" => out.redis = true,
             "--log" => out.log = value()?,
             "--bench" => {} // passed by `cargo bench`-style runners; ignore
             other => return Err(format!("unknown flag {other}")),
@@ -280,6 +284,11 @@ fn main() {
         eprintln!("load: building the receiver (release)");
         let status = Command::new(env!("CARGO"))
             .args(["build", "--release", "--example", "receiver"])
+            .args(if args.redis {
+                &["--features", "redis"][..]
+            } else {
+                &[]
+            })
             .status()
             .expect("cargo build");
         assert!(status.success(), "building the receiver failed");
@@ -292,16 +301,45 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let (mut bare_rps, mut receiver_rps) = (Vec::new(), Vec::new());
+    let (mut bare_rps, mut receiver_rps, mut redis_rps) = (Vec::new(), Vec::new(), Vec::new());
+    // With --redis, a third server: the receiver with its dedup store in a redis-server of its
+    // own (persistence off), started here.
+    let redis = args.redis.then(|| {
+        let port = free_port();
+        // On the client's CPU, away from the server under test.
+        let pinned = Command::new("taskset").arg("--version").output().is_ok();
+        let mut command = Command::new(if pinned { "taskset" } else { "redis-server" });
+        if pinned {
+            command.args(["-c", "1", "redis-server"]);
+        }
+        let child = command
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("--redis needs redis-server on the PATH");
+        std::thread::sleep(Duration::from_millis(300));
+        (child, format!("redis://127.0.0.1:{port}/"))
+    });
     // Enough distinct deliveries that no server runs out within the round (checked below: a
     // round that used them all would measure the driver, not the server).
     let per_round = (args.seconds as usize * 300_000).max(10_000);
     for round in 0..args.rounds {
-        let order: [&str; 2] = if round % 2 == 0 {
-            ["bare", "receiver"]
-        } else {
-            ["receiver", "bare"]
-        };
+        let mut order = vec!["bare", "receiver"];
+        if redis.is_some() {
+            order.push("redis");
+        }
+        if round % 2 == 1 {
+            order.reverse();
+        }
         for which in order {
             if args.only.as_deref().is_some_and(|only| only != which) {
                 continue;
@@ -311,16 +349,16 @@ fn main() {
             let mut child = if which == "bare" {
                 spawn_pinned(me.to_str().unwrap(), &["--bare", &addr.to_string()], &[])
             } else {
-                spawn_pinned(
-                    &receiver,
-                    &[],
-                    &[
-                        ("HOOKGATE_ADDR", addr.to_string()),
-                        ("ZERNIO_WEBHOOK_SECRET", SECRET.to_owned()),
-                        ("HOOKGATE_QUIET", "1".to_owned()),
-                        ("RUST_LOG", args.log.clone()),
-                    ],
-                )
+                let mut envs = vec![
+                    ("HOOKGATE_ADDR", addr.to_string()),
+                    ("ZERNIO_WEBHOOK_SECRET", SECRET.to_owned()),
+                    ("HOOKGATE_QUIET", "1".to_owned()),
+                    ("RUST_LOG", args.log.clone()),
+                ];
+                if which == "redis" {
+                    envs.push(("HOOKGATE_REDIS_URL", redis.as_ref().unwrap().1.clone()));
+                }
+                spawn_pinned(&receiver, &[], &envs)
             };
             let requests = requests(round, per_round);
             let (rps, non_200) = runtime.block_on(async {
@@ -335,12 +373,18 @@ fn main() {
                 "{which} nearly used up the pre-built deliveries: raise per_round"
             );
             assert_eq!(non_200, 0, "{which} answered non-200");
-            if which == "bare" {
+            if which == "redis" {
+                redis_rps.push(rps)
+            } else if which == "bare" {
                 bare_rps.push(rps)
             } else {
                 receiver_rps.push(rps)
             }
         }
+    }
+    if let Some((mut child, _)) = redis {
+        let _ = child.kill();
+        let _ = child.wait();
     }
     if bare_rps.is_empty() || receiver_rps.is_empty() {
         return; // --only: the per-round lines above are the result
@@ -370,4 +414,21 @@ fn main() {
         "ratio receiver/bare per round: median {:.3} (min {qmin:.3}, max {qmax:.3})",
         median(&mut ratios.clone())
     );
+    if !redis_rps.is_empty() {
+        let ratios: Vec<f64> = redis_rps
+            .iter()
+            .zip(&receiver_rps)
+            .map(|(r, m)| r / m)
+            .collect();
+        let (dmin, dmax) = spread(&redis_rps);
+        let (qmin, qmax) = spread(&ratios);
+        println!(
+            "hookgate receiver, Redis dedup: median {:.0} req/s (min {dmin:.0}, max {dmax:.0})",
+            median(&mut redis_rps.clone())
+        );
+        println!(
+            "ratio Redis/in-memory per round: median {:.3} (min {qmin:.3}, max {qmax:.3})",
+            median(&mut ratios.clone())
+        );
+    }
 }
