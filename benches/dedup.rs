@@ -92,6 +92,33 @@ fn dedup(c: &mut Criterion) {
             start.elapsed()
         })
     });
+
+    // The machine's own two-thread scaling on this kind of work: two independent LRUs (no
+    // sharing at all), each doing the same claim + commit. No shared store can beat it.
+    let lrus = [
+        Mutex::new(LruCache::new(NonZeroUsize::new(CAPACITY / 2).unwrap())),
+        Mutex::new(LruCache::new(NonZeroUsize::new(CAPACITY / 2).unwrap())),
+    ];
+    group.bench_function("two_independent_lrus_2_threads", |b| {
+        b.iter_custom(|iters| {
+            let start_at = offset.fetch_add(iters as usize, std::sync::atomic::Ordering::Relaxed);
+            let start = Instant::now();
+            std::thread::scope(|scope| {
+                for (t, lru) in lrus.iter().enumerate() {
+                    let pool = &pool;
+                    scope.spawn(move || {
+                        let mut i = t;
+                        while i < iters as usize {
+                            let n = (start_at + i) % pool.len();
+                            lru_op(lru, &pool[n], n as u64 + 1);
+                            i += 2;
+                        }
+                    });
+                }
+            });
+            start.elapsed()
+        })
+    });
     group.finish();
 }
 

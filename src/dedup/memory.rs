@@ -4,7 +4,7 @@ use std::{
     fmt,
     num::NonZeroUsize,
     sync::{Mutex, MutexGuard},
-    time::{Duration, Instant},
+    time::Duration,
 };
 
 use lru::LruCache;
@@ -31,7 +31,7 @@ const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 /// `redis`) so that a retry landing on another replica is still recognised.
 pub struct MemoryStore {
     shards: Box<[Shard]>,
-    epoch: Instant,
+    epoch: coarsetime::Instant,
 }
 
 /// One shard, alone on its cache lines so that threads working on different shards never
@@ -103,7 +103,7 @@ impl MemoryStore {
                     }))
                 })
                 .collect(),
-            epoch: Instant::now(),
+            epoch: coarsetime::Instant::now(),
         }
     }
 
@@ -123,8 +123,13 @@ impl MemoryStore {
         lock(&self.shards[index & (self.shards.len() - 1)].0)
     }
 
+    /// Milliseconds since the store was made, from the coarse monotonic clock (a few
+    /// milliseconds of resolution, a fraction of the cost of a precise read: leases and TTLs
+    /// are seconds to days).
     fn now_ms(&self) -> u64 {
-        self.epoch.elapsed().as_millis() as u64
+        coarsetime::Instant::now()
+            .duration_since(self.epoch)
+            .as_millis()
     }
 
     /// Claims `key` (the synchronous core of [`DedupStore::claim`]).
