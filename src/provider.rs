@@ -65,10 +65,46 @@ pub trait Provider: Send + Sync + 'static {
 #[derive(Debug, Clone, Default)]
 pub struct Signed {
     /// Bytes signed before the body (empty for providers that sign the body alone).
-    pub prefix: Vec<u8>,
+    pub prefix: Prefix,
     /// Every tag the sender offered; the delivery is authentic when any secret of the keyring
     /// matches any of them.
     pub tags: Tags,
+}
+
+/// The bytes a provider signs before the body, held inline up to 64 bytes (a Standard
+/// Webhooks `id.timestamp.` fits) so that building it does not allocate.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Prefix(smallvec::SmallVec<[u8; 64]>);
+
+impl Prefix {
+    /// An empty prefix: the provider signs the body alone.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Appends bytes.
+    pub fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+}
+
+impl std::ops::Deref for Prefix {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::io::Write for Prefix {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Where a provider's event name and dedup key are, read from one verified body.

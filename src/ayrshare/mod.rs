@@ -119,8 +119,8 @@ pub use events::*;
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        DeliveryMeta, Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed,
-        check_timestamp, parse_envelope, single_header,
+        DeliveryMeta, Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError,
+        Signed, check_timestamp, parse_envelope, single_header,
     },
 };
 
@@ -304,7 +304,7 @@ impl Provider for Ayrshare {
             self.check_window(headers, now, window)?;
         }
         Ok(Signed {
-            prefix: Vec::new(),
+            prefix: Prefix::new(),
             tags,
         })
     }

@@ -87,8 +87,8 @@ pub use events::{Event, Message, Payload};
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed, check_timestamp,
-        parse_envelope, single_header,
+        Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
+        check_timestamp, parse_envelope, single_header,
     },
 };
 
@@ -265,12 +265,29 @@ fn decode_secret(secret: &str, index: usize) -> Result<Vec<u8>, KeyringError> {
 }
 
 /// `{id}.{timestamp}.`: what is signed before the body.
-fn prefix(id: &[u8], timestamp: i64) -> Vec<u8> {
+/// The prefix of a received delivery: the timestamp header's own bytes when they are the
+/// number's canonical digits (the usual case, no formatting), else the number formatted as the
+/// reference libraries do.
+fn signed_prefix(id: &[u8], raw_timestamp: &[u8], timestamp: i64) -> Prefix {
+    let canonical = !raw_timestamp.is_empty()
+        && raw_timestamp.iter().all(u8::is_ascii_digit)
+        && (raw_timestamp[0] != b'0' || raw_timestamp.len() == 1);
+    if !canonical {
+        return prefix(id, timestamp);
+    }
+    let mut prefix = Prefix::new();
+    for part in [id, b".", raw_timestamp, b"."] {
+        prefix.extend_from_slice(part);
+    }
+    prefix
+}
+
+fn prefix(id: &[u8], timestamp: i64) -> Prefix {
     use std::io::Write as _;
-    // An i64 has at most 20 characters: one allocation, no intermediate string.
-    let mut prefix = Vec::with_capacity(id.len() + 22);
+    // Inline for ids up to about 40 bytes: no allocation, no intermediate string.
+    let mut prefix = Prefix::new();
     prefix.extend_from_slice(id);
-    write!(prefix, ".{timestamp}.").expect("writing to a Vec cannot fail");
+    write!(prefix, ".{timestamp}.").expect("writing to memory cannot fail");
     prefix
 }
 
@@ -330,11 +347,12 @@ impl Provider for Standard {
         if tags.is_empty() {
             return Err(SignatureError::Malformed(names.signature.as_str()));
         }
+        let raw_timestamp = timestamp.as_bytes();
         let timestamp = parse_timestamp(timestamp)
             .ok_or(SignatureError::MalformedTimestamp(names.timestamp.as_str()))?;
         check_timestamp(timestamp, now, self.tolerance)?;
         Ok(Signed {
-            prefix: prefix(id.as_bytes(), timestamp),
+            prefix: signed_prefix(id.as_bytes(), raw_timestamp, timestamp),
             tags,
         })
     }
@@ -418,7 +436,7 @@ mod tests {
         let signed = standard
             .signature(&vector_headers(), at(TIMESTAMP))
             .unwrap();
-        assert_eq!(signed.prefix, format!("{ID}.{TIMESTAMP}.").into_bytes());
+        assert_eq!(&*signed.prefix, format!("{ID}.{TIMESTAMP}.").as_bytes());
         assert_eq!(
             verify(&standard, &vector_headers(), BODY.as_bytes()),
             Ok(true)

@@ -94,8 +94,8 @@ pub use events::*;
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, LenientStr, Provider, SignatureError, Signed, parse_envelope,
-        single_header,
+        Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
+        parse_envelope, single_header,
     },
 };
 
@@ -166,7 +166,7 @@ impl Provider for Zernio {
         };
         let tag = Tag::from_hex(value.as_bytes()).ok_or(SignatureError::Malformed(name))?;
         Ok(Signed {
-            prefix: Vec::new(),
+            prefix: Prefix::new(),
             tags: Tags::from(tag),
         })
     }
