@@ -428,7 +428,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let router = self.router.clone();
-        ResponseFuture::new(pipeline::run(
+        let future = Box::pin(pipeline::run(
             self.provider.clone(),
             self.config.clone(),
             request,
@@ -436,6 +436,7 @@ where
                 let response = pipeline::respond(router.dispatch(accepted.into_delivery()).await);
                 Handled::<_, Infallible>::Response(response)
             },
-        ))
+        ));
+        ResponseFuture::new(pipeline::span(P::NAME), future)
     }
 }

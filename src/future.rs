@@ -14,15 +14,20 @@ use crate::{body::ResponseBody, dedup::BoxFuture};
 /// The response future of [`WebhookService`](crate::WebhookService) and
 /// [`Dispatcher`](crate::Dispatcher): the whole pipeline of one delivery, boxed once.
 pub struct ResponseFuture<B, E> {
+    // The pipeline is boxed once, where it is built; the span stays outside the box, so that
+    // wrapping the future in it does not move the (large) pipeline state again.
     inner: BoxFuture<'static, Result<Response<ResponseBody<B>>, E>>,
+    span: tracing::Span,
 }
 
 impl<B, E> ResponseFuture<B, E> {
     pub(crate) fn new(
-        future: impl Future<Output = Result<Response<ResponseBody<B>>, E>> + Send + 'static,
+        span: tracing::Span,
+        future: BoxFuture<'static, Result<Response<ResponseBody<B>>, E>>,
     ) -> Self {
         Self {
-            inner: Box::pin(future),
+            inner: future,
+            span,
         }
     }
 }
@@ -31,7 +36,9 @@ impl<B, E> Future for ResponseFuture<B, E> {
     type Output = Result<Response<ResponseBody<B>>, E>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.inner.as_mut().poll(cx)
+        let this = &mut *self;
+        let _entered = this.span.enter();
+        this.inner.as_mut().poll(cx)
     }
 }
 

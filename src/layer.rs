@@ -158,7 +158,7 @@ where
         // https://docs.rs/tower/latest/tower/trait.Service.html#be-careful-when-cloning-inner-services
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let future = pipeline::run(
+        let future = Box::pin(pipeline::run(
             self.provider.clone(),
             self.config.clone(),
             request,
@@ -174,7 +174,7 @@ where
                     }
                 }
             },
-        );
-        ResponseFuture::new(future)
+        ));
+        ResponseFuture::new(pipeline::span(P::NAME), future)
     }
 }

@@ -17,7 +17,7 @@ use http::{Method, Request, Response, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt as _, Full};
 use sha2::{Digest, Sha256};
-use tracing::{Instrument as _, field::Empty};
+use tracing::field::Empty;
 
 use crate::{
     body::ResponseBody,
@@ -171,6 +171,20 @@ pub(crate) enum Handled<R, E> {
     Error(E),
 }
 
+/// The span of one delivery. DEBUG, like tower-http's `TraceLayer`: a span per delivery costs
+/// about a microsecond with a formatting subscriber; refusals and failures carry their own
+/// context at INFO / WARN / ERROR. The service's [`ResponseFuture`](crate::ResponseFuture)
+/// enters it on every poll.
+pub(crate) fn span(provider: &'static str) -> tracing::Span {
+    tracing::debug_span!(
+        "webhook",
+        provider,
+        event = Empty,
+        key = Empty,
+        outcome = Empty
+    )
+}
+
 /// Runs one delivery through the pipeline. `next` gets the accepted delivery; its response's
 /// status decides commit (2xx) or release.
 pub(crate) async fn run<P, B, F, Fut, RB, E>(
@@ -186,31 +200,19 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    // DEBUG, like tower-http's TraceLayer: a span per delivery costs about a microsecond with a
-    // formatting subscriber. Refusals and failures carry their own context at WARN / ERROR.
-    let span = tracing::debug_span!(
-        "webhook",
-        provider = P::NAME,
-        event = Empty,
-        key = Empty,
-        outcome = Empty
-    );
-    let work = async {
-        let result = pipeline(&*provider, &config, request, next).await;
-        let outcome = match &result {
-            Ok(Outcome::Rejected(rejection)) => rejection.code(),
-            Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
-            Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
-            Ok(Outcome::Ack(Ack::Handled)) => "handled",
-            Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
-            Ok(Outcome::Inner(_)) => "handler_refused",
-            Err(_) => "inner_error",
-        };
-        tracing::Span::current().record("outcome", outcome);
-        tracing::debug!(outcome, "delivery done");
-        result.map(Outcome::into_response)
+    let result = pipeline(&*provider, &config, request, next).await;
+    let outcome = match &result {
+        Ok(Outcome::Rejected(rejection)) => rejection.code(),
+        Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
+        Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
+        Ok(Outcome::Ack(Ack::Handled)) => "handled",
+        Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
+        Ok(Outcome::Inner(_)) => "handler_refused",
+        Err(_) => "inner_error",
     };
-    work.instrument(span).await
+    tracing::Span::current().record("outcome", outcome);
+    tracing::debug!(outcome, "delivery done");
+    result.map(Outcome::into_response)
 }
 
 enum Outcome<RB> {
