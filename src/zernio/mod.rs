@@ -59,6 +59,36 @@
 //! # Ok::<(), hookgate::event::DecodeError>(())
 //! ```
 //!
+//! # Handling Zernio deliveries
+//!
+//! Three typed handlers and a fallback, mounted on an axum route:
+//!
+//! ```
+//! use axum::Router;
+//! use hookgate::{Delivery, Webhooks, event::UnknownEvent, zernio::{self, Zernio}};
+//!
+//! # fn app() -> Result<Router, Box<dyn std::error::Error>> {
+//! let webhooks = Webhooks::new(Zernio::new(["current-secret", "previous-secret"])?)
+//!     .on(|event: zernio::PostPublished| async move {
+//!         println!("post {} published on {} platforms", event.post.id, event.post.platforms.len());
+//!     })
+//!     .on(|event: zernio::PostFailed, delivery: Delivery| async move {
+//!         // An error answers 500: Zernio retries, and the retry runs this handler again.
+//!         Err::<(), _>(format!("post {} failed (event {})", event.post.id, delivery.key()))
+//!     })
+//!     .on(|event: zernio::MessageReceived| async move {
+//!         println!("message from {}", event.message.sender.id);
+//!     })
+//!     .fallback(|event: UnknownEvent| async move {
+//!         // New event names, drifted payloads and the events above without a handler.
+//!         println!("{} ({:?}): {}", event.name(), event.reason(), event.json());
+//!     })
+//!     .build()?;
+//! let app = Router::new().route_service("/webhooks/zernio", webhooks);
+//! # Ok(app) }
+//! # app().unwrap();
+//! ```
+//!
 //! # Stability
 //!
 //! These models follow Zernio's upstream, which is **not versioned**: the catalogue grew from 11
