@@ -18,10 +18,9 @@ use tower_service::Service;
 
 use crate::{
     body::ResponseBody,
-    dedup::BoxFuture,
     delivery::Delivery,
     event::{Event, UnknownEvent, UnknownReason},
-    future::ResponseFuture,
+    future::{BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, config_methods},
     provider::Provider,
     rejection::{Ack, Rejection},

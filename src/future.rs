@@ -9,7 +9,10 @@ use std::{
 
 use http::Response;
 
-use crate::{body::ResponseBody, dedup::BoxFuture};
+use crate::body::ResponseBody;
+
+/// A boxed, `Send` future, as handlers and networked dedup stores return.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// The response future of [`WebhookService`](crate::WebhookService) and
 /// [`Dispatcher`](crate::Dispatcher): the whole pipeline of one delivery, boxed once.

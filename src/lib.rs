@@ -35,7 +35,7 @@ pub use delivery::Delivery;
 pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
 #[cfg(feature = "axum")]
 pub use extract::{MissingDelivery, Verified};
-pub use future::ResponseFuture;
+pub use future::{BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{
     Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,

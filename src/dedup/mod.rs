@@ -37,8 +37,7 @@ pub use memory::MemoryStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisDedupStore;
 
-/// A boxed, `Send` future.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+pub use crate::future::BoxFuture;
 
 /// The future a [`DedupStore`] method returns: an answer already known (an in-memory store
 /// answers at once, without allocating), or a boxed future (a networked store).
