@@ -68,13 +68,37 @@ impl Delivery {
     }
 }
 
-/// Replaces the values of `names` by `[redacted]` (marked sensitive).
+/// Replaces the values of `names` by `[redacted]` (marked sensitive), every value of each.
+///
+/// Walks the map in place: an `entry`/`insert` would first reserve room for a new header,
+/// and a request's map is usually full, so each redaction would reallocate it.
 pub(crate) fn redact(headers: &mut HeaderMap, names: &[http::HeaderName]) {
-    for name in names {
-        if let http::header::Entry::Occupied(mut entry) = headers.entry(name) {
-            let mut value = HeaderValue::from_static("[redacted]");
-            value.set_sensitive(true);
-            entry.insert(value);
+    for (name, value) in headers.iter_mut() {
+        if names.contains(name) {
+            let mut redacted = HeaderValue::from_static("[redacted]");
+            redacted.set_sensitive(true);
+            *value = redacted;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http::{HeaderMap, HeaderName, HeaderValue};
+
+    use super::redact;
+
+    #[test]
+    fn redact_replaces_every_value_of_every_named_header() {
+        let sig = HeaderName::from_static("x-signature");
+        let mut headers = HeaderMap::new();
+        headers.append(&sig, HeaderValue::from_static("secret-one"));
+        headers.append(&sig, HeaderValue::from_static("secret-two"));
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        redact(&mut headers, std::slice::from_ref(&sig));
+        let values: Vec<_> = headers.get_all(&sig).iter().collect();
+        assert_eq!(values, ["[redacted]", "[redacted]"]);
+        assert!(values.iter().all(|v| v.is_sensitive()));
+        assert_eq!(headers["content-type"], "application/json");
     }
 }
