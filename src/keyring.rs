@@ -25,13 +25,19 @@
 use std::{fmt, sync::Arc};
 
 use base64::Engine as _;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{
+    KeyInit,
+    block_api::HmacCore,
+    digest::block_api::{Buffer, FixedOutputCore, UpdateCore},
+};
 use sha2::Sha256;
 use smallvec::SmallVec;
 use subtle::{Choice, ConstantTimeEq};
 use zeroize::Zeroizing;
 
-type HmacSha256 = Hmac<Sha256>;
+/// HMAC-SHA256 at the block level (the `hmac` crate's own core): a keyed state can be
+/// finalized in place, where the buffered `Hmac` type is consumed (moved) to finalize.
+type HmacSha256 = HmacCore<Sha256>;
 
 /// Refusals when building a [`Keyring`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -110,27 +116,25 @@ impl Keyring {
     /// Starts checking one delivery: `prefix` is whatever the provider signs before the body
     /// (empty for a provider that signs the body alone). Feed the body with
     /// [`Verifier::update`] as it arrives.
+    #[inline]
     pub fn verifier(&self, prefix: &[u8]) -> Verifier {
-        let macs = self
-            .keys
-            .iter()
-            .map(|key| {
-                let mut mac = key.clone();
-                mac.update(prefix);
-                mac
-            })
-            .collect();
-        Verifier { macs }
+        let (first, rest) = self.keys.split_first().expect("a keyring is never empty");
+        let mut verifier = Verifier {
+            first: Mac::new(first),
+            rest: rest.iter().map(Mac::new).collect(),
+        };
+        verifier.update(prefix);
+        verifier
     }
 
     /// Signs `prefix` followed by `body` with the current (first) secret.
     ///
     /// For tests and senders; a receiver only needs [`Keyring::verifier`].
     pub fn sign(&self, prefix: &[u8], body: &[u8]) -> Tag {
-        let mut mac = self.keys[0].clone();
+        let mut mac = Mac::new(&self.keys[0]);
         mac.update(prefix);
         mac.update(body);
-        Tag(mac.finalize().into_bytes().into())
+        Tag(*mac.finalize())
     }
 }
 
@@ -142,16 +146,52 @@ impl fmt::Debug for Keyring {
     }
 }
 
+/// One secret's HMAC in progress: the keyed state and the bytes of a partial block.
+struct Mac {
+    core: HmacSha256,
+    buffer: Buffer<HmacSha256>,
+}
+
+impl Mac {
+    #[inline]
+    fn new(key: &HmacSha256) -> Self {
+        Self {
+            core: key.clone(),
+            buffer: Buffer::<HmacSha256>::default(),
+        }
+    }
+
+    #[inline]
+    fn update(&mut self, data: &[u8]) {
+        let core = &mut self.core;
+        self.buffer
+            .digest_blocks(data, |blocks| core.update_blocks(blocks));
+    }
+
+    /// The tag, computed in place (once: the state is spent afterwards).
+    #[inline]
+    fn finalize(&mut self) -> Zeroizing<[u8; 32]> {
+        let mut out = Zeroizing::new([0u8; 32]);
+        self.core
+            .finalize_fixed_core(&mut self.buffer, (&mut *out).into());
+        out
+    }
+}
+
 /// An HMAC-SHA256 check in progress: one keyed state per secret, fed as the body arrives.
 pub struct Verifier {
-    // Inline for the usual one or two secrets: no allocation per delivery.
-    macs: SmallVec<[HmacSha256; 2]>,
+    // The current secret inline, the others (during a rotation) on the heap: no allocation
+    // and nothing large to move for the usual single secret.
+    first: Mac,
+    rest: Vec<Mac>,
 }
 
 impl Verifier {
     /// Feeds the next chunk of the signed content.
+    #[inline]
     pub fn update(&mut self, chunk: &[u8]) {
-        for mac in &mut self.macs {
+        self.first.update(chunk);
+        for mac in &mut self.rest {
             mac.update(chunk);
         }
     }
@@ -160,10 +200,12 @@ impl Verifier {
     ///
     /// Every (secret, tag) pair is compared in constant time, and all pairs are compared
     /// whatever matched, so the time taken says nothing about which tag was close.
-    pub fn matches(self, offered: &[Tag]) -> Option<usize> {
+    #[inline]
+    pub fn matches(mut self, offered: &[Tag]) -> Option<usize> {
         let mut found = None;
-        for (index, mac) in self.macs.into_iter().enumerate() {
-            let expected = Zeroizing::new(<[u8; 32]>::from(mac.finalize().into_bytes()));
+        let macs = std::iter::once(&mut self.first).chain(&mut self.rest);
+        for (index, mac) in macs.enumerate() {
+            let expected = mac.finalize();
             let mut hit = Choice::from(0);
             for tag in offered {
                 hit |= tags_equal(&expected, &tag.0);
@@ -176,22 +218,23 @@ impl Verifier {
     }
 }
 
-/// Constant-time equality of two tags, a 64-bit word at a time (four comparisons instead of
-/// thirty-two, each behind `subtle`'s optimization barrier).
+/// Constant-time equality of two tags: the XOR of each 64-bit word pair, OR-ed together
+/// (no branch, no early exit), then one comparison with zero behind `subtle`'s optimization
+/// barrier.
 fn tags_equal(a: &[u8; 32], b: &[u8; 32]) -> Choice {
-    let mut equal = Choice::from(1);
+    let mut difference = 0u64;
     for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         let x = u64::from_ne_bytes(x.try_into().expect("8 bytes"));
         let y = u64::from_ne_bytes(y.try_into().expect("8 bytes"));
-        equal &= x.ct_eq(&y);
+        difference |= x ^ y;
     }
-    equal
+    difference.ct_eq(&0)
 }
 
 impl fmt::Debug for Verifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Verifier")
-            .field("keys", &self.macs.len())
+            .field("keys", &(1 + self.rest.len()))
             .finish_non_exhaustive()
     }
 }
@@ -290,6 +333,15 @@ impl fmt::Debug for Tag {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keyed states (two hash cores per secret) and the block buffers wipe themselves
+    /// on drop: this fails to compile if a dependency's `zeroize` feature goes missing.
+    #[test]
+    fn keyed_states_and_buffers_zeroize_on_drop() {
+        fn wiped<T: zeroize::ZeroizeOnDrop>() {}
+        wiped::<<Sha256 as hmac::EagerHash>::Core>();
+        wiped::<Buffer<HmacSha256>>();
+    }
 
     #[test]
     fn refuses_empty_secrets() {

@@ -88,7 +88,7 @@ use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
-        check_timestamp, parse_envelope, single_header,
+        check_timestamp, parse_envelope,
     },
 };
 
@@ -122,41 +122,97 @@ static SIGNATURE_HEADERS: [HeaderName; 2] = [
     HeaderName::from_static(HEADER_SVIX_SIGNATURE),
 ];
 
-/// One naming of the three headers.
-/// (Parsed header names: a lookup by `HeaderName` skips parsing the name on every delivery.)
-struct Names {
-    id: HeaderName,
-    timestamp: HeaderName,
-    signature: HeaderName,
+/// The three headers of one naming, as found in the request.
+#[derive(Default)]
+struct Found<'h> {
+    id: Slot<'h>,
+    timestamp: Slot<'h>,
+    signature: Slot<'h>,
 }
 
-static WEBHOOK_NAMES: Names = Names {
-    id: HeaderName::from_static(HEADER_ID),
-    timestamp: HeaderName::from_static(HEADER_TIMESTAMP),
-    signature: HeaderName::from_static(HEADER_SIGNATURE),
-};
+/// One header of a [`Found`] set.
+#[derive(Default, Clone, Copy)]
+enum Slot<'h> {
+    #[default]
+    Missing,
+    /// Present once, or several times with the same value.
+    One(&'h HeaderValue),
+    /// Present several times with different values.
+    Ambiguous,
+}
 
-static SVIX_NAMES: Names = Names {
-    id: HeaderName::from_static(HEADER_SVIX_ID),
-    timestamp: HeaderName::from_static(HEADER_SVIX_TIMESTAMP),
-    signature: HeaderName::from_static(HEADER_SVIX_SIGNATURE),
-};
-
-impl Names {
-    /// The `webhook-*` set when any of its headers is there, else the `svix-*` set when any of
-    /// its headers is, else `webhook-*` (to name what is missing). The set is chosen once, so
-    /// the id, timestamp and signature always come from the same sender's naming.
-    fn of(headers: &HeaderMap) -> &'static Names {
-        let present = |names: &Names| {
-            [&names.id, &names.timestamp, &names.signature]
-                .into_iter()
-                .any(|name| headers.contains_key(name))
+impl<'h> Slot<'h> {
+    fn see(&mut self, value: &'h HeaderValue) {
+        *self = match *self {
+            Slot::Missing => Slot::One(value),
+            Slot::One(first) if first == value => Slot::One(first),
+            _ => Slot::Ambiguous,
         };
-        if !present(&WEBHOOK_NAMES) && present(&SVIX_NAMES) {
-            &SVIX_NAMES
-        } else {
-            &WEBHOOK_NAMES
+    }
+
+    /// The value, `None` when missing, or an error when ambiguous (as
+    /// [`single_header`](crate::provider::single_header) reads it).
+    fn single(self, name: &'static str) -> Result<Option<&'h HeaderValue>, SignatureError> {
+        match self {
+            Slot::Missing => Ok(None),
+            Slot::One(value) => Ok(Some(value)),
+            Slot::Ambiguous => Err(SignatureError::Ambiguous(name)),
         }
+    }
+
+    fn present(self) -> bool {
+        !matches!(self, Slot::Missing)
+    }
+}
+
+/// One naming of the three headers.
+struct Names {
+    id: &'static str,
+    timestamp: &'static str,
+    signature: &'static str,
+}
+
+const WEBHOOK_NAMES: Names = Names {
+    id: HEADER_ID,
+    timestamp: HEADER_TIMESTAMP,
+    signature: HEADER_SIGNATURE,
+};
+
+const SVIX_NAMES: Names = Names {
+    id: HEADER_SVIX_ID,
+    timestamp: HEADER_SVIX_TIMESTAMP,
+    signature: HEADER_SVIX_SIGNATURE,
+};
+
+/// Finds the `webhook-*` and `svix-*` headers in one pass over the map, and picks a set: the
+/// `webhook-*` set when any of its headers is there, else the `svix-*` set when any of its
+/// headers is, else `webhook-*` (to name what is missing). The set is chosen once, so the id,
+/// timestamp and signature always come from the same sender's naming.
+///
+/// One pass compares a few short names per header, where six hashed lookups (three names,
+/// two namings) would hash each name byte by byte; requests carry few headers (hyper allows
+/// 100 at most).
+fn scan(headers: &HeaderMap) -> (&'static Names, Found<'_>) {
+    let (mut webhook, mut svix) = (Found::default(), Found::default());
+    for (name, value) in headers {
+        let slot = match name.as_str() {
+            HEADER_ID => &mut webhook.id,
+            HEADER_TIMESTAMP => &mut webhook.timestamp,
+            HEADER_SIGNATURE => &mut webhook.signature,
+            HEADER_SVIX_ID => &mut svix.id,
+            HEADER_SVIX_TIMESTAMP => &mut svix.timestamp,
+            HEADER_SVIX_SIGNATURE => &mut svix.signature,
+            _ => continue,
+        };
+        slot.see(value);
+    }
+    let any = |found: &Found<'_>| {
+        found.id.present() || found.timestamp.present() || found.signature.present()
+    };
+    if !any(&webhook) && any(&svix) {
+        (&SVIX_NAMES, svix)
+    } else {
+        (&WEBHOOK_NAMES, webhook)
     }
 }
 
@@ -294,15 +350,16 @@ fn prefix(id: &[u8], timestamp: i64) -> Prefix {
 /// The `v1` tags of a signature header, at most [`MAX_SIGNATURES`]. Entries of other versions
 /// and `v1` entries that are not base64 of 32 bytes are skipped.
 fn parse_signatures(value: &HeaderValue) -> Tags {
-    value
-        .as_bytes()
-        .split(|&b| b == b' ')
-        .filter_map(|entry| match entry.strip_prefix(b"v1,") {
-            Some(signature) => Tag::from_base64(signature),
-            None => None,
-        })
-        .take(MAX_SIGNATURES)
-        .collect()
+    let mut tags = Tags::new();
+    for entry in value.as_bytes().split(|&b| b == b' ') {
+        if tags.len() == MAX_SIGNATURES {
+            break;
+        }
+        if let Some(tag) = entry.strip_prefix(b"v1,").and_then(Tag::from_base64) {
+            tags.push(tag);
+        }
+    }
+    tags
 }
 
 /// A whole, non-negative number of seconds, as the reference libraries read it.
@@ -331,25 +388,31 @@ impl Provider for Standard {
     }
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
-        let names = Names::of(headers);
-        let signature = single_header(headers, &names.signature)?
-            .ok_or(SignatureError::Missing(names.signature.as_str()))?;
-        let id = single_header(headers, &names.id)?
+        let (names, found) = scan(headers);
+        let signature = found
+            .signature
+            .single(names.signature)?
+            .ok_or(SignatureError::Missing(names.signature))?;
+        let id = found
+            .id
+            .single(names.id)?
             .filter(|id| !id.is_empty())
-            .ok_or(SignatureError::MissingHeader(names.id.as_str()))?;
+            .ok_or(SignatureError::MissingHeader(names.id))?;
         // The id becomes the dedup key: refuse what is not visible ASCII rather than guess.
         if id.to_str().is_err() {
-            return Err(SignatureError::Malformed(names.id.as_str()));
+            return Err(SignatureError::Malformed(names.id));
         }
-        let timestamp = single_header(headers, &names.timestamp)?
-            .ok_or(SignatureError::MissingHeader(names.timestamp.as_str()))?;
+        let timestamp = found
+            .timestamp
+            .single(names.timestamp)?
+            .ok_or(SignatureError::MissingHeader(names.timestamp))?;
         let tags = parse_signatures(signature);
         if tags.is_empty() {
-            return Err(SignatureError::Malformed(names.signature.as_str()));
+            return Err(SignatureError::Malformed(names.signature));
         }
         let raw_timestamp = timestamp.as_bytes();
         let timestamp = parse_timestamp(timestamp)
-            .ok_or(SignatureError::MalformedTimestamp(names.timestamp.as_str()))?;
+            .ok_or(SignatureError::MalformedTimestamp(names.timestamp))?;
         check_timestamp(timestamp, now, self.tolerance)?;
         Ok(Signed {
             prefix: signed_prefix(id.as_bytes(), raw_timestamp, timestamp),
@@ -368,7 +431,10 @@ impl Provider for Standard {
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("type"))?;
         // Checked by `signature`: present, single, visible ASCII.
-        let key = single_header(headers, &Names::of(headers).id)
+        let (names, found) = scan(headers);
+        let key = found
+            .id
+            .single(names.id)
             .ok()
             .flatten()
             .and_then(|id| id.to_str().ok())
@@ -543,6 +609,13 @@ mod tests {
         let mut h = vector_headers();
         h.append(HEADER_ID, HeaderValue::from_static("msg_other"));
         assert_eq!(check(&h), Err(SignatureError::Ambiguous(HEADER_ID)));
+        // The same value twice (a proxy that repeats a header) is one value.
+        let mut h = vector_headers();
+        h.append(HEADER_ID, HeaderValue::from_static(ID));
+        assert_eq!(check(&h), Ok(true));
+        let mut h = vector_headers();
+        h.append(HEADER_SIGNATURE, HeaderValue::from_static("v1,other"));
+        assert_eq!(check(&h), Err(SignatureError::Ambiguous(HEADER_SIGNATURE)));
         for bad in ["", "hello", "1614265330.5", "-1614265330", "0x10"] {
             let mut h = vector_headers();
             h.insert(HEADER_TIMESTAMP, HeaderValue::from_str(bad).unwrap());
