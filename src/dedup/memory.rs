@@ -5,7 +5,7 @@
 //! claim of a fresh key that evicts touches the table twice, the evicted node and its neighbour,
 //! each a cache (and, over a million keys, a TLB) miss of its own. `schnellru` keeps the same
 //! exact LRU order but stores each entry inline in a single flat hash table (digest, slot and two
-//! `u32` links: 32 bytes), with no allocation per key and no pointer to chase: about 65 bytes
+//! `u32` links: 32 bytes), with no allocation per key and no pointer to chase: about 70 bytes
 //! per key at one million keys instead of 84, and as fast on one thread as a bare `lru` without
 //! the store's clock reads (`benches/dedup.rs`).
 
@@ -20,7 +20,7 @@ use schnellru::{ByLength, LruMap};
 
 use super::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture};
 
-/// Default capacity: one million keys (about 65 MB resident, measured by `benches/dedup_memory.rs`).
+/// Default capacity: one million keys (about 70 MB resident, measured by `benches/dedup_memory.rs`).
 const DEFAULT_CAPACITY: usize = 1 << 20;
 /// Default number of shards, each behind its own mutex.
 const DEFAULT_SHARDS: usize = 16;
@@ -36,7 +36,7 @@ const MAX_DEADLINE_MS: u64 = (1 << (64 - TOKEN_BITS)) - 1;
 /// Keys are spread over shards, each an LRU map ([`schnellru::LruMap`]) behind its own mutex,
 /// so concurrent deliveries rarely wait for each other. An entry is 32 bytes stored inline in
 /// the shard's table: the 16-byte key digest, 8 bytes of state (deadline in milliseconds and
-/// lease token, packed) and the two links of the LRU order; about 65 bytes per key in all at
+/// lease token, packed) and the two links of the LRU order; about 70 bytes per key in all at
 /// one million keys (resident memory, `cargo bench --bench dedup_memory`).
 ///
 /// It is per process: when the app runs on several machines, use `RedisDedupStore` (feature
