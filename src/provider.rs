@@ -308,6 +308,62 @@ pub fn single_header(
     Ok(Some(first))
 }
 
+/// One header as [`scan_headers`] found it.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderSlot<'h> {
+    /// Not in the request.
+    #[default]
+    Missing,
+    /// Present once, or several times with the same value.
+    One(&'h HeaderValue),
+    /// Present several times with different values.
+    Ambiguous,
+}
+
+impl<'h> HeaderSlot<'h> {
+    fn see(&mut self, value: &'h HeaderValue) {
+        *self = match *self {
+            Self::Missing => Self::One(value),
+            Self::One(first) if first == value => Self::One(first),
+            _ => Self::Ambiguous,
+        };
+    }
+
+    /// The value, `None` when missing, or [`SignatureError::Ambiguous`] naming `name`, as
+    /// [`single_header`] reads it.
+    pub fn single(self, name: &'static str) -> Result<Option<&'h HeaderValue>, SignatureError> {
+        match self {
+            Self::Missing => Ok(None),
+            Self::One(value) => Ok(Some(value)),
+            Self::Ambiguous => Err(SignatureError::Ambiguous(name)),
+        }
+    }
+
+    /// Whether the header is there at all.
+    pub fn is_present(self) -> bool {
+        !matches!(self, Self::Missing)
+    }
+}
+
+/// The headers `names` (lowercase), found in one pass over the map: slot `i` is `names[i]`.
+///
+/// A provider reads two to six headers of every delivery; one pass comparing a few short
+/// names per header is cheaper than a hashed lookup per name (each hashes the name byte by
+/// byte), and a request carries few headers (hyper accepts 100 at most).
+pub fn scan_headers<'h, const N: usize>(
+    headers: &'h HeaderMap,
+    names: &[&'static str; N],
+) -> [HeaderSlot<'h>; N] {
+    let mut slots = [HeaderSlot::Missing; N];
+    for (name, value) in headers {
+        let name = name.as_str();
+        if let Some(i) = names.iter().position(|wanted| *wanted == name) {
+            slots[i].see(value);
+        }
+    }
+    slots
+}
+
 /// A header name known at compile time: a `&'static str`, or a `&'static HeaderName` (which
 /// the lookup need not parse: use a `static` one on hot paths).
 pub trait StaticHeader: http::header::AsHeaderName + Copy {
@@ -350,6 +406,23 @@ pub fn check_timestamp(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scan_headers_finds_each_name_once_and_flags_differing_repeats() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.append("x-a", HeaderValue::from_static("1"));
+        headers.append("x-b", HeaderValue::from_static("2"));
+        headers.append("x-b", HeaderValue::from_static("2"));
+        headers.append("x-c", HeaderValue::from_static("3"));
+        headers.append("x-c", HeaderValue::from_static("4"));
+        let [a, b, c, d] = scan_headers(&headers, &["x-a", "x-b", "x-c", "x-d"]);
+        assert_eq!(a.single("x-a"), Ok(Some(&HeaderValue::from_static("1"))));
+        assert_eq!(b.single("x-b"), Ok(Some(&HeaderValue::from_static("2"))));
+        assert_eq!(c.single("x-c"), Err(SignatureError::Ambiguous("x-c")));
+        assert_eq!(d, HeaderSlot::Missing);
+        assert!(a.is_present() && c.is_present() && !d.is_present());
+    }
 
     #[derive(Deserialize)]
     struct Env<'a> {

@@ -120,7 +120,7 @@ use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         DeliveryMeta, Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError,
-        Signed, check_timestamp, parse_envelope, single_header,
+        Signed, check_timestamp, parse_envelope, scan_headers, single_header,
     },
 };
 
@@ -262,8 +262,11 @@ impl Provider for Ayrshare {
     }
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
-        let legacy = single_header(headers, HEADER_SIGNATURE)?;
-        let v2 = single_header(headers, HEADER_SIGNATURE_V2)?;
+        let [legacy, v2] = scan_headers(headers, &[HEADER_SIGNATURE, HEADER_SIGNATURE_V2]);
+        let (legacy, v2) = (
+            legacy.single(HEADER_SIGNATURE)?,
+            v2.single(HEADER_SIGNATURE_V2)?,
+        );
         if legacy.is_none() && v2.is_none() {
             return Err(SignatureError::Missing(HEADER_SIGNATURE));
         }

@@ -87,8 +87,8 @@ pub use events::{Event, Message, Payload};
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
-        check_timestamp, parse_envelope,
+        Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider, SignatureError, Signed,
+        check_timestamp, parse_envelope, scan_headers,
     },
 };
 
@@ -122,49 +122,6 @@ static SIGNATURE_HEADERS: [HeaderName; 2] = [
     HeaderName::from_static(HEADER_SVIX_SIGNATURE),
 ];
 
-/// The three headers of one naming, as found in the request.
-#[derive(Default)]
-struct Found<'h> {
-    id: Slot<'h>,
-    timestamp: Slot<'h>,
-    signature: Slot<'h>,
-}
-
-/// One header of a [`Found`] set.
-#[derive(Default, Clone, Copy)]
-enum Slot<'h> {
-    #[default]
-    Missing,
-    /// Present once, or several times with the same value.
-    One(&'h HeaderValue),
-    /// Present several times with different values.
-    Ambiguous,
-}
-
-impl<'h> Slot<'h> {
-    fn see(&mut self, value: &'h HeaderValue) {
-        *self = match *self {
-            Slot::Missing => Slot::One(value),
-            Slot::One(first) if first == value => Slot::One(first),
-            _ => Slot::Ambiguous,
-        };
-    }
-
-    /// The value, `None` when missing, or an error when ambiguous (as
-    /// [`single_header`](crate::provider::single_header) reads it).
-    fn single(self, name: &'static str) -> Result<Option<&'h HeaderValue>, SignatureError> {
-        match self {
-            Slot::Missing => Ok(None),
-            Slot::One(value) => Ok(Some(value)),
-            Slot::Ambiguous => Err(SignatureError::Ambiguous(name)),
-        }
-    }
-
-    fn present(self) -> bool {
-        !matches!(self, Slot::Missing)
-    }
-}
-
 /// One naming of the three headers.
 struct Names {
     id: &'static str,
@@ -184,30 +141,48 @@ const SVIX_NAMES: Names = Names {
     signature: HEADER_SVIX_SIGNATURE,
 };
 
+/// The three headers of one naming, as found in the request.
+struct Found<'h> {
+    id: HeaderSlot<'h>,
+    timestamp: HeaderSlot<'h>,
+    signature: HeaderSlot<'h>,
+}
+
 /// Finds the `webhook-*` and `svix-*` headers in one pass over the map, and picks a set: the
 /// `webhook-*` set when any of its headers is there, else the `svix-*` set when any of its
 /// headers is, else `webhook-*` (to name what is missing). The set is chosen once, so the id,
 /// timestamp and signature always come from the same sender's naming.
-///
-/// One pass compares a few short names per header, where six hashed lookups (three names,
-/// two namings) would hash each name byte by byte; requests carry few headers (hyper allows
-/// 100 at most).
 fn scan(headers: &HeaderMap) -> (&'static Names, Found<'_>) {
-    let (mut webhook, mut svix) = (Found::default(), Found::default());
-    for (name, value) in headers {
-        let slot = match name.as_str() {
-            HEADER_ID => &mut webhook.id,
-            HEADER_TIMESTAMP => &mut webhook.timestamp,
-            HEADER_SIGNATURE => &mut webhook.signature,
-            HEADER_SVIX_ID => &mut svix.id,
-            HEADER_SVIX_TIMESTAMP => &mut svix.timestamp,
-            HEADER_SVIX_SIGNATURE => &mut svix.signature,
-            _ => continue,
-        };
-        slot.see(value);
-    }
+    let [
+        id,
+        timestamp,
+        signature,
+        svix_id,
+        svix_timestamp,
+        svix_signature,
+    ] = scan_headers(
+        headers,
+        &[
+            HEADER_ID,
+            HEADER_TIMESTAMP,
+            HEADER_SIGNATURE,
+            HEADER_SVIX_ID,
+            HEADER_SVIX_TIMESTAMP,
+            HEADER_SVIX_SIGNATURE,
+        ],
+    );
+    let webhook = Found {
+        id,
+        timestamp,
+        signature,
+    };
+    let svix = Found {
+        id: svix_id,
+        timestamp: svix_timestamp,
+        signature: svix_signature,
+    };
     let any = |found: &Found<'_>| {
-        found.id.present() || found.timestamp.present() || found.signature.present()
+        found.id.is_present() || found.timestamp.is_present() || found.signature.is_present()
     };
     if !any(&webhook) && any(&svix) {
         (&SVIX_NAMES, svix)

@@ -125,7 +125,7 @@ use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
-        parse_envelope, single_header,
+        parse_envelope, scan_headers,
     },
 };
 
@@ -186,10 +186,11 @@ impl Provider for Zernio {
     }
 
     fn signature(&self, headers: &HeaderMap, _now: SystemTime) -> Result<Signed, SignatureError> {
-        let [signature, legacy] = &SIGNATURE_HEADERS;
-        let (name, value) = match single_header(headers, signature)? {
+        let [signature, legacy] =
+            scan_headers(headers, &[HEADER_SIGNATURE, HEADER_LEGACY_SIGNATURE]);
+        let (name, value) = match signature.single(HEADER_SIGNATURE)? {
             Some(value) => (HEADER_SIGNATURE, value),
-            None => match single_header(headers, legacy)? {
+            None => match legacy.single(HEADER_LEGACY_SIGNATURE)? {
                 Some(value) => (HEADER_LEGACY_SIGNATURE, value),
                 None => return Err(SignatureError::Missing(HEADER_SIGNATURE)),
             },
