@@ -121,9 +121,14 @@ impl Keyring {
         let (first, rest) = self.keys.split_first().expect("a keyring is never empty");
         let mut verifier = Verifier {
             first: Mac::new(first),
-            rest: rest.iter().map(Mac::new).collect(),
+            rest: Vec::new(),
         };
-        verifier.update(prefix);
+        if !rest.is_empty() {
+            verifier.rest = rest.iter().map(Mac::new).collect();
+        }
+        if !prefix.is_empty() {
+            verifier.update(prefix);
+        }
         verifier
     }
 
@@ -265,6 +270,7 @@ impl std::ops::Deref for Tags {
 }
 
 impl From<Tag> for Tags {
+    #[inline]
     fn from(tag: Tag) -> Self {
         let mut tags = Self::new();
         tags.push(tag);
@@ -292,6 +298,7 @@ pub struct Tag(pub [u8; 32]);
 
 impl Tag {
     /// Parses 64 hexadecimal digits, in either case, after trimming spaces and tabs.
+    #[inline]
     pub fn from_hex(text: impl AsRef<[u8]>) -> Option<Self> {
         let text = text.as_ref().trim_ascii();
         let mut out = [0u8; 32];

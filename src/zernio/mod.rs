@@ -185,6 +185,7 @@ impl Provider for Zernio {
         &self.keyring
     }
 
+    #[inline]
     fn signature(&self, headers: &HeaderMap, _now: SystemTime) -> Result<Signed, SignatureError> {
         let [signature, legacy] =
             scan_headers(headers, &[HEADER_SIGNATURE, HEADER_LEGACY_SIGNATURE]);
