@@ -360,7 +360,9 @@ fn main() {
     // redis-server shares the client's CPU: a client that never sleeps would starve it.
     let spin = args.spin && redis.is_none();
     if args.spin && !spin {
-        eprintln!("load: --redis: the client sleeps in epoll_wait (as with --no-spin) in every round");
+        eprintln!(
+            "load: --redis: the client sleeps in epoll_wait (as with --no-spin) in every round"
+        );
     }
     for round in 0..args.rounds {
         let mut order = vec!["bare", "receiver"];
