@@ -5,7 +5,8 @@
 //!
 //! Each round times a batch of SHA-256 runs, then a batch of hookgate verifications of the
 //! same body (the same work as `benches/verify.rs`: header parse, keyed-state clone, HMAC,
-//! constant-time compare), and keeps their ratio; the median and quartiles of the rounds are
+//! constant-time compare), then a batch of the HMAC check alone (keyed-state clone, HMAC,
+//! compare: no header), and keeps the two ratios; the median and quartiles of the rounds are
 //! printed per size.
 //!
 //! `cargo bench --bench verify_ratio`
@@ -15,7 +16,11 @@ use std::{
     time::{Instant, SystemTime},
 };
 
-use hookgate::{keyring::Keyring, provider::Provider, zernio::Zernio};
+use hookgate::{
+    keyring::{Keyring, Tag},
+    provider::Provider,
+    zernio::Zernio,
+};
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
@@ -26,7 +31,8 @@ const BATCH_BYTES: usize = 4 << 20;
 
 fn main() {
     let zernio = Zernio::new(["bench-secret"]).unwrap();
-    println!("size      median  (q1 - q3)   over {ROUNDS} interleaved rounds");
+    println!("ratio to SHA-256: median (q1 - q3) over {ROUNDS} interleaved rounds");
+    println!("size      Zernio scheme             HMAC check alone");
     for size in SIZES {
         let body = vec![b'x'; size];
         let mut headers = HeaderMap::new();
@@ -44,28 +50,38 @@ fn main() {
             verifier.update(black_box(&body));
             assert_eq!(verifier.matches(&signed.tags), Some(0));
         };
-        let mut ratios: Vec<f64> = (0..ROUNDS)
+        let offered = [Tag::from_hex(&tag).unwrap()];
+        let hmac_only = || {
+            let mut verifier = zernio.keyring().verifier(b"");
+            verifier.update(black_box(&body));
+            assert_eq!(verifier.matches(black_box(&offered)), Some(0));
+        };
+        let time = |f: &dyn Fn()| {
+            let start = Instant::now();
+            for _ in 0..batch {
+                f();
+            }
+            start.elapsed().as_secs_f64()
+        };
+        let sha = || {
+            black_box(Sha256::digest(black_box(&body)));
+        };
+        let (mut scheme, mut alone): (Vec<f64>, Vec<f64>) = (0..ROUNDS)
             .map(|_| {
-                let start = Instant::now();
-                for _ in 0..batch {
-                    black_box(Sha256::digest(black_box(&body)));
-                }
-                let sha = start.elapsed();
-                let start = Instant::now();
-                for _ in 0..batch {
-                    verify();
-                }
-                start.elapsed().as_secs_f64() / sha.as_secs_f64()
+                let base = time(&sha);
+                (time(&verify) / base, time(&hmac_only) / base)
             })
-            .collect();
-        ratios.sort_by(f64::total_cmp);
-        let q = |p: f64| ratios[((ROUNDS - 1) as f64 * p) as usize];
+            .unzip();
+        let summary = |ratios: &mut Vec<f64>| {
+            ratios.sort_by(f64::total_cmp);
+            let q = |p: f64| ratios[((ROUNDS - 1) as f64 * p) as usize];
+            format!("{:.3}× ({:.3} - {:.3})", q(0.5), q(0.25), q(0.75))
+        };
         println!(
-            "{:<8}  {:.3}×  ({:.3} - {:.3})",
+            "{:<8}  {:<24}  {}",
             format!("{}K", size / 1024),
-            q(0.5),
-            q(0.25),
-            q(0.75)
+            summary(&mut scheme),
+            summary(&mut alone)
         );
     }
 }
