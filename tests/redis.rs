@@ -351,6 +351,10 @@ async fn claim_commit_release_and_the_keys_in_redis() {
         !store.release(&key, lease).await.unwrap(),
         "a committed key cannot be released"
     );
+    assert!(
+        store.commit(&key, lease, TTL).await.unwrap(),
+        "a repeated commit by the holder is answered true (as by MemoryStore)"
+    );
     assert_eq!(store.claim(&key, LEASE).await.unwrap(), Claim::Done);
 
     // Handled keys expire after their TTL.

@@ -25,11 +25,16 @@ use super::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture};
 const DEFAULT_CAPACITY: usize = 1 << 20;
 /// Default number of shards, each behind its own mutex.
 const DEFAULT_SHARDS: usize = 16;
-/// Bits of a slot that hold the lease token (the rest hold the deadline).
+/// Bits of a slot that hold the lease token; above them, the "done" bit, then the deadline.
 const TOKEN_BITS: u32 = 24;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
-/// The latest deadline a slot can hold (40 bits of milliseconds: about 34 years).
-const MAX_DEADLINE_MS: u64 = (1 << (64 - TOKEN_BITS)) - 1;
+/// Set once the key is committed: the deadline is then its TTL, and the token says which
+/// lease committed it (so that a repeated commit by the same holder is answered `true`, as
+/// Redis answers it).
+const DONE: u64 = 1 << TOKEN_BITS;
+const DEADLINE_SHIFT: u32 = TOKEN_BITS + 1;
+/// The latest deadline a slot can hold (39 bits of milliseconds: about 17 years).
+const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
 
 /// An in-process dedup store: bounded by capacity (least recently used keys go first) and by a
 /// TTL per entry, with leases that expire.
@@ -126,24 +131,38 @@ impl BuildHasher for DigestHasher {
     }
 }
 
-/// Packed entry state: deadline (ms since the store's epoch) in the high 40 bits, the lease
-/// token in the low 24. Token 0 marks a committed ("done") key whose deadline is its TTL.
+/// Packed entry state: deadline (ms since the store's epoch) in the high 39 bits, the done
+/// bit, and the lease token in the low 24 (never 0 for a real lease).
 #[derive(Clone, Copy)]
 struct Slot(u64);
 
 impl Slot {
-    fn new(deadline_ms: u64, token: u64) -> Self {
-        Self((deadline_ms.min(MAX_DEADLINE_MS) << TOKEN_BITS) | (token & TOKEN_MASK))
+    /// Claimed by `token` until `deadline_ms`.
+    fn claimed(deadline_ms: u64, token: u64) -> Self {
+        Self((deadline_ms.min(MAX_DEADLINE_MS) << DEADLINE_SHIFT) | (token & TOKEN_MASK))
+    }
+    /// Committed by `token`, remembered until `deadline_ms`.
+    fn done(deadline_ms: u64, token: u64) -> Self {
+        Self(Self::claimed(deadline_ms, token).0 | DONE)
     }
     fn deadline_ms(self) -> u64 {
-        self.0 >> TOKEN_BITS
+        self.0 >> DEADLINE_SHIFT
     }
-    fn token(self) -> u64 {
-        self.0 & TOKEN_MASK
+    fn is_done(self) -> bool {
+        self.0 & DONE != 0
+    }
+    /// Whether `lease` carries this entry's token (token 0 is never issued).
+    fn token_is(self, lease: Lease) -> bool {
+        let token = self.0 & TOKEN_MASK;
+        token != 0 && token == lease.token() & TOKEN_MASK
     }
     /// Whether `lease` holds this (claimed, not committed) entry.
     fn held_by(self, lease: Lease) -> bool {
-        self.token() != 0 && self.token() == lease.token() & TOKEN_MASK
+        !self.is_done() && self.token_is(lease)
+    }
+    /// Whether `lease` committed this entry.
+    fn committed_by(self, lease: Lease) -> bool {
+        self.is_done() && self.token_is(lease)
     }
 }
 
@@ -227,14 +246,14 @@ impl MemoryStore {
             .get_or_insert(Digest::of(key), || {
                 let token = new_token(next_token);
                 inserted = Some(token);
-                Slot::new(lease_deadline, token)
+                Slot::claimed(lease_deadline, token)
             })
             .expect("a shard holds at least one key");
         if let Some(token) = inserted {
             return Claim::Acquired(Lease::new(token));
         }
         if slot.deadline_ms() > now {
-            return if slot.token() == 0 {
+            return if slot.is_done() {
                 Claim::Done
             } else {
                 Claim::InFlight {
@@ -244,20 +263,22 @@ impl MemoryStore {
         }
         // The lease or the TTL ran out: the key is claimable again, under a new token.
         let token = new_token(next_token);
-        *slot = Slot::new(lease_deadline, token);
+        *slot = Slot::claimed(lease_deadline, token);
         Claim::Acquired(Lease::new(token))
     }
 
-    /// Commits `key` (the synchronous core of [`DedupStore::commit`]).
+    /// Commits `key` (the synchronous core of [`DedupStore::commit`]). A repeated commit by the
+    /// lease that committed the key answers `true` again (its TTL unchanged), as Redis does.
     pub fn commit_now(&self, key: &DedupKey, lease: Lease, ttl: Duration) -> bool {
         let now = self.now_ms();
         let mut shard = self.shard(key);
         match shard.map.peek_mut(&Digest::of(key)) {
             Some(slot) if slot.held_by(lease) => {
-                *slot = Slot::new(deadline(now, ttl), 0);
+                *slot = Slot::done(deadline(now, ttl), lease.token());
                 true
             }
-            _ => false,
+            Some(slot) => slot.committed_by(lease) && slot.deadline_ms() > now,
+            None => false,
         }
     }
 
@@ -405,12 +426,20 @@ mod tests {
         let key = DedupKey::new("p", None, "a");
         let lease = acquired(store.claim_now(&key, LEASE));
         assert!(store.commit_now(&key, lease, TTL));
-        // Token 0 marks a committed key: a lease that carries it (or a multiple of 2^24) holds
-        // nothing.
-        for forged in [Lease::new(0), Lease::new(1 << TOKEN_BITS)] {
+        // Token 0 is never issued: a lease that carries it (or a multiple of 2^24) holds
+        // nothing, and neither does another lease.
+        for forged in [
+            Lease::new(0),
+            Lease::new(1 << TOKEN_BITS),
+            Lease::new(lease.token() + 1),
+        ] {
             assert!(!store.release_now(&key, forged));
             assert!(!store.commit_now(&key, forged, TTL));
         }
+        // The committing lease may commit again (a retried commit whose answer was lost), as
+        // with Redis, but cannot release what it committed.
+        assert!(store.commit_now(&key, lease, TTL));
+        assert!(!store.release_now(&key, lease));
         assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
     }
 

@@ -207,7 +207,9 @@ pub trait DedupStore: Send + Sync + 'static {
     ) -> StoreFuture<'a, Result<Claim, DedupError>>;
 
     /// Marks `key` handled for `ttl`, if `lease` still holds it. `Ok(false)` when it did not
-    /// (the lease ended and another delivery claimed the key).
+    /// (the lease ended and another delivery claimed the key). Idempotent: a repeated commit
+    /// by the lease that committed the key answers `Ok(true)` again (a retried commit whose
+    /// first answer was lost), and leaves its TTL as it was.
     fn commit<'a>(
         &'a self,
         key: &'a DedupKey,
