@@ -24,7 +24,7 @@ use hookgate::{
 use http::{HeaderMap, HeaderValue};
 use sha2::{Digest, Sha256};
 
-const SIZES: [usize; 3] = [4 * 1024, 64 * 1024, 1024 * 1024];
+const SIZES: [usize; 5] = [4 * 1024, 8 * 1024, 16 * 1024, 64 * 1024, 1024 * 1024];
 const ROUNDS: usize = 301;
 /// Bytes hashed per batch: batches of about 2 ms whatever the size.
 const BATCH_BYTES: usize = 4 << 20;
