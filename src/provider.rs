@@ -291,21 +291,15 @@ impl<'de: 'a, 'a> Deserialize<'de> for LenientStr<'a> {
     }
 }
 
-/// The single value of a header, refusing a header repeated with differing values.
-///
-/// Identical repeats (a proxy that duplicated a header) are accepted.
-pub fn single_header(
-    headers: &HeaderMap,
-    name: impl StaticHeader,
-) -> Result<Option<&HeaderValue>, SignatureError> {
-    let mut values = headers.get_all(name).iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.any(|other| other != first) {
-        return Err(SignatureError::Ambiguous(name.as_static_str()));
-    }
-    Ok(Some(first))
+/// The single value of a header (lowercase name), refusing a header repeated with differing
+/// values; identical repeats (a proxy that duplicated a header) are accepted. The one-header
+/// case of [`scan_headers`].
+pub fn single_header<'h>(
+    headers: &'h HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'h HeaderValue>, SignatureError> {
+    let [slot] = scan_headers(headers, &[name]);
+    slot.single(name)
 }
 
 /// One header as [`scan_headers`] found it.
@@ -374,25 +368,6 @@ pub fn scan_headers<'h, const N: usize>(
         }
     }
     slots
-}
-
-/// A header name known at compile time: a `&'static str`, or a `&'static HeaderName` (which
-/// the lookup need not parse: use a `static` one on hot paths).
-pub trait StaticHeader: http::header::AsHeaderName + Copy {
-    /// The name, for error messages.
-    fn as_static_str(self) -> &'static str;
-}
-
-impl StaticHeader for &'static str {
-    fn as_static_str(self) -> &'static str {
-        self
-    }
-}
-
-impl StaticHeader for &'static HeaderName {
-    fn as_static_str(self) -> &'static str {
-        self.as_str()
-    }
 }
 
 /// Checks a Unix timestamp (seconds) against `now` with a symmetric tolerance.

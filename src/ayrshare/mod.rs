@@ -119,8 +119,8 @@ pub use events::*;
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        DeliveryMeta, Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError,
-        Signed, check_timestamp, parse_envelope, scan_headers, single_header,
+        DeliveryMeta, Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider,
+        SignatureError, Signed, check_timestamp, parse_envelope, scan_headers,
     },
 };
 
@@ -200,11 +200,12 @@ impl Ayrshare {
 
     fn check_window(
         &self,
-        headers: &HeaderMap,
+        timestamp: HeaderSlot<'_>,
         now: SystemTime,
         window: Duration,
     ) -> Result<(), SignatureError> {
-        let value = single_header(headers, HEADER_TIMESTAMP)?
+        let value = timestamp
+            .single(HEADER_TIMESTAMP)?
             .ok_or(SignatureError::MissingHeader(HEADER_TIMESTAMP))?;
         let text = value.as_bytes().trim_ascii();
         let malformed = SignatureError::MalformedTimestamp(HEADER_TIMESTAMP);
@@ -262,7 +263,10 @@ impl Provider for Ayrshare {
     }
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
-        let [legacy, v2] = scan_headers(headers, &[HEADER_SIGNATURE, HEADER_SIGNATURE_V2]);
+        let [legacy, v2, timestamp] = scan_headers(
+            headers,
+            &[HEADER_SIGNATURE, HEADER_SIGNATURE_V2, HEADER_TIMESTAMP],
+        );
         let (legacy, v2) = (
             legacy.single(HEADER_SIGNATURE)?,
             v2.single(HEADER_SIGNATURE_V2)?,
@@ -304,7 +308,7 @@ impl Provider for Ayrshare {
         }
 
         if let Some(window) = self.window {
-            self.check_window(headers, now, window)?;
+            self.check_window(timestamp, now, window)?;
         }
         Ok(Signed {
             prefix: Prefix::new(),
@@ -332,18 +336,20 @@ impl Provider for Ayrshare {
     }
 
     fn delivery_meta(&self, headers: &HeaderMap) -> DeliveryMeta {
-        let text = |name: &'static str| {
-            let mut values = headers.get_all(name).iter();
-            let first = values.next()?;
-            // A repeated, differing value is unsigned noise: report nothing rather than guess.
-            if values.any(|other| other != first) {
-                return None;
+        let [attempt, delivery_id] =
+            scan_headers(headers, &[HEADER_DELIVERY_ATTEMPT, HEADER_DELIVERY_ID]);
+        // A repeated, differing value is unsigned noise: report nothing rather than guess.
+        fn text(slot: HeaderSlot<'_>) -> Option<&str> {
+            match slot {
+                HeaderSlot::One(value) => {
+                    value.to_str().ok().map(str::trim).filter(|s| !s.is_empty())
+                }
+                HeaderSlot::Missing | HeaderSlot::Ambiguous => None,
             }
-            first.to_str().ok().map(str::trim).filter(|s| !s.is_empty())
-        };
+        }
         DeliveryMeta {
-            attempt: text(HEADER_DELIVERY_ATTEMPT).and_then(|s| s.parse().ok()),
-            delivery_id: text(HEADER_DELIVERY_ID).map(str::to_owned),
+            attempt: text(attempt).and_then(|s| s.parse().ok()),
+            delivery_id: text(delivery_id).map(str::to_owned),
         }
     }
 
