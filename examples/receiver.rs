@@ -4,7 +4,7 @@
 //! ZERNIO_WEBHOOK_SECRET=dev-secret cargo run --example receiver
 //! ```
 //!
-//! Environment (see `shared/DESIGN.md`, "The receiver example"):
+//! Environment (the interface other tools drive; keep it as it is):
 //!
 //! - `HOOKGATE_ADDR`: listen address, default `127.0.0.1:3000`.
 //! - `ZERNIO_WEBHOOK_SECRET`, `AYRSHARE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET`: each a

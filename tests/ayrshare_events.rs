@@ -1,5 +1,5 @@
-//! Ayrshare's typed events against the shared fixtures (one per action and sub-action), and
-//! the unknown path for new actions and drifted payloads.
+//! Ayrshare's typed events against the fixtures in `tests/fixtures/ayrshare` (one per action
+//! and sub-action), and the unknown path for new actions and drifted payloads.
 
 #![cfg(feature = "ayrshare")]
 
@@ -14,10 +14,7 @@ use hookgate::{
 use http::HeaderMap;
 use serde_json::Value;
 
-const FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/providers/fixtures/ayrshare"
-);
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/ayrshare");
 
 /// Every fixture: (file stem, raw body), sorted by name.
 fn fixtures() -> Vec<(String, Bytes)> {

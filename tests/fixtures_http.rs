@@ -1,4 +1,4 @@
-//! Every provider fixture in `../shared/providers/fixtures`, signed as its sender signs it and
+//! Every provider fixture in `tests/fixtures`, signed as its sender signs it and
 //! sent over real HTTP, reaches the typed handler of its own event (never the unknown path).
 #![cfg(feature = "testing")]
 
@@ -20,7 +20,7 @@ use http_body_util::BodyExt;
 
 fn fixtures(provider: &str) -> Vec<PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/providers/fixtures")
+        .join("tests/fixtures")
         .join(provider);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("fixtures in {}: {e}", dir.display()))

@@ -1,4 +1,4 @@
-//! The status contract of `shared/DESIGN.md`, one test per row, over real HTTP: an axum server
+//! The status contract of the README, one test per row, over real HTTP: an axum server
 //! on 127.0.0.1 and a real client.
 #![cfg(all(feature = "zernio", feature = "testing"))]
 

@@ -1,5 +1,5 @@
-//! Decode-level tests of Zernio's typed event catalogue, against the shared fixtures, the JSON
-//! Schema bundle and the wire spec in `../shared/providers/` (HTTP-level tests live elsewhere).
+//! Decode-level tests of Zernio's typed event catalogue, against the provider fixtures, the JSON
+//! Schema bundle and the wire spec kept in `tests/fixtures/` (HTTP-level tests live elsewhere).
 
 #![cfg(feature = "zernio")]
 
@@ -16,25 +16,20 @@ use hookgate::{
 };
 use serde_json::{Value, json};
 
-const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/providers");
-const SHARED_FIXTURES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/providers/fixtures/zernio"
-);
-/// Our own fixtures, only for names the shared set has none for.
-const LOCAL_FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zernio");
+/// The wire spec and the JSON Schema bundle.
+const SPEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/spec");
+/// One payload per event name.
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zernio");
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/// Every fixture file: shared ones, then local ones.
+/// Every fixture file, sorted.
 fn fixture_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
-    for dir in [SHARED_FIXTURES, LOCAL_FIXTURES] {
-        let Ok(entries) = fs::read_dir(dir) else {
-            continue;
-        };
+    for dir in [FIXTURES] {
+        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {dir}: {e}"));
         let mut here: Vec<PathBuf> = entries
             .map(|entry| entry.unwrap().path())
             .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
@@ -45,13 +40,10 @@ fn fixture_files() -> Vec<PathBuf> {
     files
 }
 
-/// The fixture for `name`: the shared one, else ours.
+/// The fixture for `name`, if there is one.
 #[track_caller]
 fn fixture_path(name: &str) -> Option<PathBuf> {
-    [SHARED_FIXTURES, LOCAL_FIXTURES]
-        .iter()
-        .map(|dir| Path::new(dir).join(format!("{name}.json")))
-        .find(|path| path.exists())
+    Some(Path::new(FIXTURES).join(format!("{name}.json"))).filter(|path| path.exists())
 }
 
 #[track_caller]
@@ -180,7 +172,7 @@ macro_rules! expect {
 
 /// The 49 names of `zernio.md` section 5, read from its table.
 fn spec_names() -> BTreeSet<String> {
-    let spec = fs::read_to_string(format!("{SHARED}/zernio.md")).unwrap();
+    let spec = fs::read_to_string(format!("{SPEC}/zernio.md")).unwrap();
     let start = spec.find("## 5. Event catalogue").unwrap();
     let end = spec.find("## 6. Payload schemas").unwrap();
     spec[start..end]
@@ -193,10 +185,9 @@ fn spec_names() -> BTreeSet<String> {
 
 /// The keys of the schema bundle's `x-event-map`.
 fn schema_names() -> BTreeSet<String> {
-    let schema: Value = serde_json::from_slice(
-        &fs::read(format!("{SHARED}/schemas/zernio-webhooks.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema: Value =
+        serde_json::from_slice(&fs::read(format!("{SPEC}/zernio-webhooks.schema.json")).unwrap())
+            .unwrap();
     schema["x-event-map"]
         .as_object()
         .unwrap()
@@ -391,10 +382,9 @@ fn from_schema(schema: &Value, defs: &Value, fill: Fill) -> Value {
 
 #[test]
 fn payloads_built_from_the_schema_decode() {
-    let schema: Value = serde_json::from_slice(
-        &fs::read(format!("{SHARED}/schemas/zernio-webhooks.schema.json")).unwrap(),
-    )
-    .unwrap();
+    let schema: Value =
+        serde_json::from_slice(&fs::read(format!("{SPEC}/zernio-webhooks.schema.json")).unwrap())
+            .unwrap();
     let defs = &schema["$defs"];
     for (name, reference) in schema["x-event-map"].as_object().unwrap() {
         let definition = json!({ "$ref": reference });

@@ -362,7 +362,7 @@ mod tests {
 
     use super::*;
 
-    /// The worked example of `shared/providers/ayrshare.md` section 2.
+    /// The worked example of Ayrshare wire spec, section 2 (kept in `tests/fixtures/spec/ayrshare.md`).
     const BODY: &str = r#"{"action":"scheduled","created":"2026-09-12T16:00:06Z","code":200,"refId":"9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b1d","status":"success","id":"Kd8sQm2vLx7RtY4wPz1N","errors":[],"postIds":[{"postUrl":"https://x.com/brightpathcoffee/status/1834022000111222333","platform":"twitter","status":"success","id":"1834022000111222333"}],"hookId":"hk_3Jq9XvT2mR8pLw5N","url":"https://hooks.brightpath-agency.com/ayrshare"}"#;
     const NEW: &str = "ayr_new_secret_2026";
     const OLD: &str = "ayr_old_secret_2025";

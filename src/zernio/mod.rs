@@ -227,7 +227,7 @@ mod tests {
 
     use super::*;
 
-    /// The worked example of `shared/providers/zernio.md` section 2.
+    /// The worked example of Zernio wire spec, section 2 (kept in `tests/fixtures/spec/zernio.md`).
     const SECRET: &str = "zr_demo_secret_123";
     const BODY: &str = r#"{"id":"3f1c2a9e-4b7d-4e21-9c0a-5d6e7f8a9b10","event":"webhook.test","message":"This is a test webhook from Zernio","timestamp":"2026-09-01T12:00:00.000Z"}"#;
     const SIGNATURE: &str = "0415d913f2d4bbcabd19f94cccf2152fb6c7beceda0966149ac24da2e63ff682";
