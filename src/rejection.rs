@@ -10,7 +10,7 @@
 //! | no / malformed / wrong signature, timestamp out of window | 401 |
 //! | body over the limit | 413 |
 //! | body not sent in time | 408 |
-//! | not a JSON object, no discriminator | 400 |
+//! | not a JSON object, no discriminator or an empty one | 400 |
 //! | handler error or panic | 500 (key released) |
 //! | handler timeout, dedup store unavailable | 503 |
 //! | method other than `POST` | 405 |

@@ -313,7 +313,7 @@ async fn signed_bodies_that_are_not_envelopes_get_400() {
     let seen = Seen::default();
     let url = start(webhooks(&seen).build().unwrap()).await;
     let client = reqwest::Client::new();
-    let cases: [(&[u8], &str); 5] = [
+    let cases: [(&[u8], &str); 6] = [
         (b"not json", "invalid_json"),
         (
             b"{\"id\":\"x\",\"event\":\"webhook.test\",\"message\":\"\xff\xfe\"}",
@@ -325,6 +325,7 @@ async fn signed_bodies_that_are_not_envelopes_get_400() {
             "missing_discriminator",
         ),
         (b"{\"id\":\"x\",\"event\":42}", "missing_discriminator"),
+        (b"{\"id\":\"x\",\"event\":\"\"}", "empty_discriminator"),
     ];
     for (bytes, code) in cases {
         let sig = Keyring::new([SECRET]).unwrap().sign(b"", bytes).to_hex();
@@ -443,6 +444,35 @@ async fn body_without_key_deduplicates_on_its_hash() {
         json(post_signed(&url, b).await).await["status"],
         "duplicate"
     );
+}
+
+#[tokio::test]
+async fn empty_id_is_absent_and_each_body_gets_its_own_key() {
+    let seen = Seen::default();
+    let url = start(webhooks(&seen).build().unwrap()).await;
+    let first = r#"{"id":"","event":"webhook.test","message":"one","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    let second = r#"{"id":"","event":"webhook.test","message":"two","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    // Two different events with an empty id: both run (an empty id is no key).
+    assert_eq!(
+        json(post_signed(&url, first).await).await["status"],
+        "handled"
+    );
+    assert_eq!(
+        json(post_signed(&url, second).await).await["status"],
+        "handled"
+    );
+    assert_eq!(seen.typed(), 2);
+    {
+        let deliveries = seen.deliveries.lock().unwrap();
+        assert!(deliveries.iter().all(Delivery::key_is_body_hash));
+        assert_ne!(deliveries[0].key(), deliveries[1].key());
+    }
+    // The same body again is a duplicate of itself, by its hash.
+    assert_eq!(
+        json(post_signed(&url, first).await).await["status"],
+        "duplicate"
+    );
+    assert_eq!(seen.typed(), 2);
 }
 
 /// A store that is down: every call fails, as a Redis outage would.

@@ -213,9 +213,13 @@ impl Provider for Zernio {
             .event
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("event"))?;
+        if name.is_empty() {
+            return Err(EnvelopeError::EmptyDiscriminator("event"));
+        }
         Ok(Envelope {
             name,
-            key: raw.id.0,
+            // An empty `id` would make every such event one duplicate: hash the body instead.
+            key: raw.id.0.filter(|id| !id.is_empty()),
             scope: None,
         })
     }
@@ -318,5 +322,19 @@ mod tests {
             zernio.envelope(&HeaderMap::new(), r#"{"id":"x"}"#),
             Err(EnvelopeError::MissingDiscriminator("event"))
         );
+    }
+
+    #[test]
+    fn empty_event_is_refused_and_empty_id_is_absent() {
+        let zernio = Zernio::new([SECRET]).unwrap();
+        let headers = HeaderMap::new();
+        assert_eq!(
+            zernio.envelope(&headers, r#"{"id":"x","event":""}"#),
+            Err(EnvelopeError::EmptyDiscriminator("event"))
+        );
+        let e = zernio
+            .envelope(&headers, r#"{"id":"","event":"webhook.test"}"#)
+            .unwrap();
+        assert_eq!((e.name.as_ref(), e.key), ("webhook.test", None));
     }
 }
