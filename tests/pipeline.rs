@@ -188,6 +188,14 @@ async fn bad_signatures_get_401() {
                 ("x-zernio-signature", good.clone()),
             ],
         ),
+        // A valid current signature with a different legacy one.
+        (
+            "ambiguous_signature",
+            vec![
+                ("x-zernio-signature", good.clone()),
+                ("x-late-signature", "0".repeat(64)),
+            ],
+        ),
     ];
     for (code, headers) in cases {
         let mut request = client.post(&url).body(b.clone());
