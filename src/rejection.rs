@@ -115,8 +115,7 @@ impl Rejection {
         );
         match self {
             Self::InFlight { retry_after } => {
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                headers.insert(header::RETRY_AFTER, retry_after_secs(retry_after));
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -125,6 +124,15 @@ impl Rejection {
         }
         response
     }
+}
+
+/// `Retry-After` in whole seconds: rounded up, at least 1, saturating (a lease of
+/// `Duration::MAX` must not overflow).
+fn retry_after_secs(retry_after: Duration) -> HeaderValue {
+    let secs = retry_after
+        .as_secs()
+        .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
+    HeaderValue::from(secs.max(1))
 }
 
 /// A 200 answer hookgate gives itself, with a fixed JSON body naming the outcome.
@@ -171,6 +179,21 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["code"], "in_flight");
+
+        // Rounding up the largest duration saturates instead of overflowing.
+        let response = Rejection::InFlight {
+            retry_after: Duration::MAX,
+        }
+        .into_response();
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            u64::MAX.to_string().as_str()
+        );
+        let response = Rejection::InFlight {
+            retry_after: Duration::ZERO,
+        }
+        .into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
 
         let response = Rejection::Signature(SignatureError::Mismatch).into_response();
         assert_eq!(response.status(), 401);
