@@ -343,6 +343,12 @@ where
             return Ok(Outcome::Ack(Ack::Duplicate));
         }
         Ok(Claim::InFlight { retry_after }) => {
+            // The holder finishes or is cut off within the handler timeout, well before its
+            // lease ends: ask for a retry then, not at the end of the lease.
+            let retry_after = match config.handler_timeout {
+                Some(limit) => retry_after.min(limit),
+                None => retry_after,
+            };
             return Ok(context.refuse(Rejection::InFlight { retry_after }));
         }
         Err(error) => {

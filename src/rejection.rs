@@ -54,7 +54,8 @@ pub enum Rejection {
     /// The same key is being handled right now (429 with `Retry-After`).
     #[error("delivery in flight; retry after {retry_after:?}")]
     InFlight {
-        /// How long until the other holder's lease ends at the latest.
+        /// How long until the other holder is done at the latest: the rest of its lease,
+        /// bounded by the handler timeout (sent rounded up, at least 1 s).
         retry_after: Duration,
     },
     /// The dedup store failed (503).

@@ -155,6 +155,39 @@ async fn concurrent_duplicate_gets_429_with_retry_after() {
 }
 
 #[tokio::test]
+async fn retry_after_of_429_is_bounded_by_the_handler_timeout() {
+    let gate = Arc::new(Notify::new());
+    let entered = Arc::new(Notify::new());
+    let service = {
+        let (gate, entered) = (gate.clone(), entered.clone());
+        Webhooks::new(Zernio::new([SECRET]).unwrap())
+            .lease(Duration::from_secs(600))
+            .handler_timeout(Some(Duration::from_secs(30)))
+            .on(move |_: zernio::WebhookTest| {
+                let (gate, entered) = (gate.clone(), entered.clone());
+                async move {
+                    entered.notify_one();
+                    gate.notified().await;
+                }
+            })
+            .build()
+            .unwrap()
+    };
+    let url = start_plain(service).await;
+    let first = tokio::spawn({
+        let url = url.clone();
+        async move { post_signed(&url, &body("evt-bounded")).await.status() }
+    });
+    entered.notified().await;
+    let second = post_signed(&url, &body("evt-bounded")).await;
+    assert_eq!(second.status(), 429);
+    // The handler timeout (the holder is done or cut off by then), not the 600 s lease.
+    assert_eq!(second.headers()["retry-after"], "30");
+    gate.notify_one();
+    assert_eq!(first.await.unwrap(), 200);
+}
+
+#[tokio::test]
 async fn bad_signatures_get_401() {
     let seen = Seen::default();
     let url = start(webhooks(&seen).build().unwrap()).await;
