@@ -200,7 +200,24 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    let result = pipeline(&*provider, &config, request, next).await;
+    // The handler's panics are caught around the handler (its key is released at once); this
+    // catches the rest: a `Provider` or `DedupStore` implementation that panicked. Dropping
+    // the pipeline's state releases a claimed key in the background.
+    let result = match AssertUnwindSafe(pipeline(&*provider, &config, request, next))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(_panic) => {
+            let rejection = Rejection::Internal;
+            tracing::error!(
+                provider = P::NAME,
+                code = rejection.code(),
+                "the provider or the dedup store panicked; answered 500"
+            );
+            Ok(Outcome::Rejected(rejection))
+        }
+    };
     let outcome = match &result {
         Ok(Outcome::Rejected(rejection)) => rejection.code(),
         Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",

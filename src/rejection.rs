@@ -12,6 +12,7 @@
 //! | body not sent in time | 408 |
 //! | not a JSON object, no discriminator or an empty one | 400 |
 //! | handler error or panic | 500 (key released) |
+//! | a provider or dedup store implementation panicked | 500 |
 //! | handler timeout, dedup store unavailable | 503 |
 //! | method other than `POST` | 405 |
 //!
@@ -70,6 +71,11 @@ pub enum Rejection {
     /// The handler ran past its timeout (503, key released).
     #[error("handler timed out")]
     HandlerTimeout,
+    /// Code outside the handler panicked: a [`Provider`](crate::provider::Provider) or
+    /// [`DedupStore`](crate::dedup::DedupStore) implementation (500; a claimed key is
+    /// released, and the service keeps serving).
+    #[error("internal error")]
+    Internal,
 }
 
 impl Rejection {
@@ -83,7 +89,9 @@ impl Rejection {
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::HandlerFailed | Self::HandlerPanicked | Self::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -101,6 +109,7 @@ impl Rejection {
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",
+            Self::Internal => "internal_error",
         }
     }
 

@@ -13,15 +13,19 @@ use std::{
 };
 
 use axum::Router;
+use bytes::Bytes;
 use hookgate::{
-    Delivery, Dispatcher, Webhooks,
+    Delivery, Dispatcher, WebhookLayer, Webhooks,
     dedup::{Claim, DedupError, DedupKey, DedupStore, Lease, StoreFuture},
     event::{UnknownEvent, UnknownReason},
     keyring::Keyring,
+    provider::{DeliveryMeta, Envelope, EnvelopeError, Provider, SignatureError, Signed},
     zernio::{self, Zernio},
 };
+use http_body_util::{BodyExt as _, Full};
 use support::{raw_exchange, serve};
 use tokio::{io::AsyncWriteExt, net::TcpStream, sync::Notify};
+use tower::{Layer as _, ServiceExt as _};
 
 const SECRET: &str = "test-secret";
 
@@ -615,4 +619,172 @@ async fn a_type_naming_no_event_must_use_on_any() {
     assert!(
         matches!(result.unwrap_err(), hookgate::BuildError::NoEventNames(name) if name.contains("AnyEvent"))
     );
+}
+
+/// Zernio, except that it panics in the step named by the request's `x-panic` header.
+struct PanickyProvider(Zernio);
+
+fn panics_in(headers: &http::HeaderMap, step: &str) -> bool {
+    headers.get("x-panic").is_some_and(|v| v == step)
+}
+
+impl Provider for PanickyProvider {
+    const NAME: &'static str = "panicky";
+    type Event = zernio::Event;
+
+    fn signature_headers(&self) -> &'static [http::HeaderName] {
+        self.0.signature_headers()
+    }
+    fn keyring(&self) -> &Keyring {
+        self.0.keyring()
+    }
+    fn signature(
+        &self,
+        headers: &http::HeaderMap,
+        now: std::time::SystemTime,
+    ) -> Result<Signed, SignatureError> {
+        assert!(
+            !panics_in(headers, "signature"),
+            "provider bug in signature"
+        );
+        self.0.signature(headers, now)
+    }
+    fn envelope<'a>(
+        &self,
+        headers: &'a http::HeaderMap,
+        body: &'a str,
+    ) -> Result<Envelope<'a>, EnvelopeError> {
+        assert!(!panics_in(headers, "envelope"), "provider bug in envelope");
+        self.0.envelope(headers, body)
+    }
+    fn delivery_meta(&self, headers: &http::HeaderMap) -> DeliveryMeta {
+        assert!(!panics_in(headers, "meta"), "provider bug in delivery_meta");
+        DeliveryMeta::default()
+    }
+}
+
+/// A memory store that panics in the step named in `panic_in`.
+#[derive(Clone, Default)]
+struct PanickyStore(Arc<PanickyState>);
+
+#[derive(Default)]
+struct PanickyState {
+    inner: hookgate::dedup::MemoryStore,
+    panic_in: Mutex<&'static str>,
+}
+
+impl PanickyStore {
+    fn panic_in(&self, step: &'static str) {
+        *self.0.panic_in.lock().unwrap() = step;
+    }
+    fn check(&self, step: &str) {
+        assert!(
+            *self.0.panic_in.lock().unwrap() != step,
+            "store bug in {step}"
+        );
+    }
+}
+
+impl DedupStore for PanickyStore {
+    fn claim<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Duration,
+    ) -> StoreFuture<'a, Result<Claim, DedupError>> {
+        self.check("claim");
+        self.0.inner.claim(key, lease)
+    }
+    fn commit<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+        ttl: Duration,
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        StoreFuture::boxed(async move {
+            self.check("commit");
+            self.0.inner.commit(key, lease, ttl).await
+        })
+    }
+    fn release<'a>(
+        &'a self,
+        key: &'a DedupKey,
+        lease: Lease,
+    ) -> StoreFuture<'a, Result<bool, DedupError>> {
+        self.check("release");
+        self.0.inner.release(key, lease)
+    }
+}
+
+fn signed_request(body: &str, panic: &'static str) -> http::Request<Full<Bytes>> {
+    http::Request::post("/hook")
+        .header("x-zernio-signature", signature(SECRET, body.as_bytes()))
+        .header("x-panic", panic)
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_panicking_provider_or_store_gets_500_and_the_service_keeps_serving() {
+    let store = PanickyStore::default();
+    // The inner service answers 200, or 500 for the message "refuse" (so the key is released).
+    let inner = tower::service_fn(|request: http::Request<Full<Bytes>>| async move {
+        let refuse = request.into_body().collect().await.unwrap().to_bytes();
+        let refuse = String::from_utf8_lossy(&refuse).contains("\"refuse\"");
+        Ok::<_, std::convert::Infallible>(
+            http::Response::builder()
+                .status(if refuse { 500 } else { 200 })
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+    });
+    let service = WebhookLayer::new(PanickyProvider(Zernio::new([SECRET]).unwrap()))
+        .store(store.clone())
+        .layer(inner);
+    let cases = [
+        ("signature", ""),
+        ("envelope", ""),
+        ("meta", ""),
+        ("", "claim"),
+        ("", "commit"),
+        ("", "release"),
+    ];
+    for (n, (provider_step, store_step)) in cases.into_iter().enumerate() {
+        store.panic_in(store_step);
+        let message = if store_step == "release" {
+            "refuse"
+        } else {
+            "hi"
+        };
+        let b = format!(
+            r#"{{"id":"panic-{n}","event":"webhook.test","message":"{message}","timestamp":"2026-09-01T12:00:00.000Z"}}"#
+        );
+        let response = service
+            .clone()
+            .oneshot(signed_request(&b, provider_step))
+            .await
+            .unwrap();
+        let case = format!("{provider_step}{store_step}");
+        assert_eq!(response.status(), 500, "{case}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/json",
+            "{case}"
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes())
+                .unwrap();
+        assert_eq!(json["code"], "internal_error", "{case}");
+
+        // The same service answers the next delivery as usual.
+        store.panic_in("");
+        let b = format!(
+            r#"{{"id":"after-{n}","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}}"#
+        );
+        let response = service
+            .clone()
+            .oneshot(signed_request(&b, ""))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "after {case}");
+    }
 }
