@@ -258,10 +258,13 @@ struct Context {
 
 impl Context {
     /// Logs `rejection` at its level, with the delivery's context, and turns it into an outcome.
+    ///
+    /// Only the fields known at that point are written: `event` and `key` are `Option`s, which
+    /// `tracing` leaves out when `None` (a signature refusal has neither).
     fn refuse<RB>(&self, rejection: Rejection) -> Outcome<RB> {
         let (provider, code) = (self.provider, rejection.code());
-        let event = self.event.as_deref().unwrap_or("");
-        let key = self.key.as_deref().unwrap_or("");
+        let event = self.event.as_deref();
+        let key = self.key.as_deref();
         match &rejection {
             Rejection::MethodNotAllowed => tracing::debug!(provider, code, "refused: {rejection}"),
             Rejection::InFlight { .. } => {

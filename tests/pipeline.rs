@@ -788,3 +788,97 @@ async fn a_panicking_provider_or_store_gets_500_and_the_service_keeps_serving() 
         assert_eq!(response.status(), 200, "after {case}");
     }
 }
+
+/// Log lines written by `tracing` while a guard from [`capture_logs`] is alive (this thread).
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
+}
+
+/// Captures every log line of this thread, down to TRACE, until the guard drops. The tests
+/// below run the service with `oneshot` on the test's current-thread runtime.
+fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    (logs, tracing::subscriber::set_default(subscriber))
+}
+
+/// The dispatcher as a plain service, for `oneshot`.
+fn dispatcher(store: impl DedupStore) -> Dispatcher<Zernio> {
+    Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .store(store)
+        .on(|_: zernio::WebhookTest| async {})
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn refusal_logs_carry_only_the_fields_known_at_that_point() {
+    let (logs, _guard) = capture_logs();
+    // A signature refusal: neither event nor key is known.
+    let b = body("log-1");
+    let request = http::Request::post("/hook")
+        .header(
+            "x-zernio-signature",
+            signature("wrong-secret", b.as_bytes()),
+        )
+        .body(Full::new(Bytes::from(b)))
+        .unwrap();
+    let response = dispatcher(hookgate::dedup::MemoryStore::new())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("code=\"invalid_signature\""))
+        .unwrap_or_else(|| panic!("no refusal line in:\n{text}"));
+    assert!(line.contains(" WARN "), "{line}");
+    assert!(!text.contains("event="), "{text}");
+    assert!(!text.contains("key="), "{text}");
+
+    // A refusal after the envelope was read: event and key are in the refusal's own line.
+    let b = body("log-2");
+    let request = http::Request::post("/hook")
+        .header("x-zernio-signature", signature(SECRET, b.as_bytes()))
+        .body(Full::new(Bytes::from(b)))
+        .unwrap();
+    let response = dispatcher(DownStore).oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("code=\"store_unavailable\""))
+        .unwrap_or_else(|| panic!("no refusal line in:\n{text}"));
+    // The fields after the message are the event's own (the span's come before it).
+    let (_, fields) = line.split_once("key released").unwrap();
+    assert!(fields.contains("event=\"webhook.test\""), "{line}");
+    assert!(fields.contains("key=\"log-2\""), "{line}");
+    assert!(!text.contains("=\"\""), "an empty field in:\n{text}");
+}
