@@ -267,6 +267,8 @@ impl Context {
         let key = self.key.as_deref();
         match &rejection {
             Rejection::MethodNotAllowed => tracing::debug!(provider, code, "refused: {rejection}"),
+            // A client that hung up mid-body: routine on the internet, not worth a WARN each.
+            Rejection::BodyRead => tracing::debug!(provider, code, "refused: {rejection}"),
             Rejection::InFlight { .. } => {
                 tracing::info!(
                     provider,

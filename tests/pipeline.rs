@@ -882,3 +882,41 @@ async fn refusal_logs_carry_only_the_fields_known_at_that_point() {
     assert!(fields.contains("key=\"log-2\""), "{line}");
     assert!(!text.contains("=\"\""), "an empty field in:\n{text}");
 }
+
+#[tokio::test]
+async fn a_client_hanging_up_mid_body_is_logged_at_debug() {
+    let (logs, _guard) = capture_logs();
+    let b = body("hangup");
+    // Half the body, then the stream fails as hyper's does when the peer resets.
+    let frames = vec![
+        Ok(http_body::Frame::data(Bytes::copy_from_slice(
+            &b.as_bytes()[..b.len() / 2],
+        ))),
+        Err(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "connection reset",
+        )),
+    ];
+    let request = http::Request::post("/hook")
+        .header("x-zernio-signature", signature(SECRET, b.as_bytes()))
+        .body(http_body_util::StreamBody::new(futures_util::stream::iter(
+            frames,
+        )))
+        .unwrap();
+    let response = dispatcher(hookgate::dedup::MemoryStore::new())
+        .oneshot(request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let json: serde_json::Value =
+        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+    assert_eq!(json["code"], "body_read_failed");
+    let text = logs.text();
+    let line = text
+        .lines()
+        .find(|line| line.contains("code=\"body_read_failed\""))
+        .unwrap_or_else(|| panic!("no refusal line in:\n{text}"));
+    assert!(line.contains("DEBUG"), "{line}");
+    assert!(!text.contains(" WARN "), "{text}");
+    assert!(!text.contains("ERROR"), "{text}");
+}
