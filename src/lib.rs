@@ -30,6 +30,11 @@ pub mod standard;
 #[cfg(feature = "zernio")]
 pub mod zernio;
 
+/// The `http` crate (1.x) whose types hookgate's API uses (`Request`, `Response`, `HeaderMap`,
+/// `StatusCode`, ...), re-exported so that your code names the same version without a
+/// dependency of its own.
+pub use http;
+
 pub use body::ResponseBody;
 pub use delivery::Delivery;
 pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};

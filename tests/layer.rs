@@ -124,3 +124,14 @@ fn public_types_are_send_and_sync() {
     send_sync::<hookgate::dedup::MemoryStore>();
     send_sync::<Verified<zernio::Event>>();
 }
+
+/// `hookgate::http` is the `http` crate the API speaks: a user names its types without a
+/// dependency of their own (and cannot pick a mismatching version).
+#[test]
+fn http_is_reexported() {
+    let status: hookgate::http::StatusCode =
+        hookgate::rejection::Rejection::MethodNotAllowed.status();
+    assert_eq!(status, hookgate::http::StatusCode::METHOD_NOT_ALLOWED);
+    let headers: &hookgate::http::HeaderMap = &hookgate::http::HeaderMap::new();
+    assert!(headers.is_empty());
+}
