@@ -154,12 +154,13 @@ impl Accepted {
         delivery
     }
 
-    /// The request parts and the delivery with a redacted copy of the headers.
+    /// The request parts and the delivery, both with the signature headers redacted: the
+    /// next stage (an inner service) never sees a signature either.
     pub(crate) fn split(self) -> (Parts, Delivery) {
-        let mut delivery = self.delivery;
-        delivery.headers = self.parts.headers.clone();
-        redact(&mut delivery.headers, self.signature_headers);
-        (self.parts, delivery)
+        let (mut parts, mut delivery) = (self.parts, self.delivery);
+        redact(&mut parts.headers, self.signature_headers);
+        delivery.headers = parts.headers.clone();
+        (parts, delivery)
     }
 }
 
