@@ -7,6 +7,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod budget;
 #[cfg(any(feature = "zernio", feature = "ayrshare"))]
 #[macro_use]
 mod catalogue;
@@ -43,7 +44,8 @@ pub use extract::{MissingDelivery, Verified};
 pub use future::{BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{
-    Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,
+    Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_READ_TIMEOUT,
 };
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -14,6 +14,7 @@
 //! | handler error or panic | 500 (key released) |
 //! | a provider or dedup store implementation panicked | 500 |
 //! | handler timeout, dedup store unavailable | 503 |
+//! | the service's buffered-bytes cap reached | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
 //! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
@@ -62,6 +63,11 @@ pub enum Rejection {
     /// The dedup store failed (503).
     #[error("dedup store unavailable")]
     StoreUnavailable,
+    /// The service already buffers as many body bytes as it may
+    /// (`max_buffered_bytes`): 503 with `Retry-After`, as a retry can succeed once other
+    /// deliveries are answered.
+    #[error("too many bodies in flight; retry later")]
+    Overloaded,
     /// The handler returned an error (500, key released).
     #[error("handler failed")]
     HandlerFailed,
@@ -88,7 +94,9 @@ impl Rejection {
             Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable | Self::HandlerTimeout | Self::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::HandlerFailed | Self::HandlerPanicked | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -106,6 +114,7 @@ impl Rejection {
             Self::Envelope(e) => e.code(),
             Self::InFlight { .. } => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
+            Self::Overloaded => "overloaded",
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",
@@ -126,6 +135,11 @@ impl Rejection {
         match self {
             Self::InFlight { retry_after } => {
                 headers.insert(header::RETRY_AFTER, retry_after_secs(retry_after));
+            }
+            Self::Overloaded => {
+                // Bodies in flight are answered within the read and handler timeouts; most
+                // take milliseconds.
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
