@@ -79,7 +79,8 @@ pub enum Rejection {
     HandlerTimeout,
     /// Code outside the handler panicked: a [`Provider`](crate::provider::Provider) or
     /// [`DedupStore`](crate::dedup::DedupStore) implementation (500; a claimed key is
-    /// released, and the service keeps serving).
+    /// released, or after a panic in `commit` frees itself when its lease ends; the service
+    /// keeps serving).
     #[error("internal error")]
     Internal,
 }
