@@ -4,6 +4,17 @@
 //! ```text
 //! ZERNIO_WEBHOOK_SECRET=dev-secret cargo run --example hyper
 //! ```
+//!
+//! Dependencies this needs in your own `Cargo.toml` (`TowerToHyperService` is behind
+//! hyper-util's `service` feature, which is not on by default):
+//!
+//! ```toml
+//! hyper-util = { version = "0.1", features = ["tokio", "server", "http1", "service"] }
+//! tokio = { version = "1", features = ["macros", "net", "rt-multi-thread"] }
+//! ```
+//!
+//! `auto::Builder` serves HTTP/1.1 with the `http1` feature; add `http2` (or use
+//! `server-auto`) for HTTP/2 as well.
 
 use hookgate::{Delivery, Webhooks, event::UnknownEvent, zernio};
 use hyper_util::{

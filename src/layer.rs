@@ -23,7 +23,8 @@ use crate::{
 ///
 /// The layer reads, verifies, de-duplicates and accepts each delivery, then calls the inner
 /// service with the raw body and the [`Delivery`](crate::Delivery) in the request extensions
-/// (take it with `Verified<E>`, feature `axum`). The inner service's status decides: 2xx
+/// (take it with `Verified<E>`, feature `axum`). The signature headers of the request the inner
+/// service gets are redacted (`[redacted]`), as in `Delivery::headers`. The inner service's status decides: 2xx
 /// commits the key, anything else (or a panic, or a timeout) releases it so the provider's
 /// retry is handled. Refusals are returned as responses; the service's error type is the inner
 /// service's.

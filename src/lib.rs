@@ -7,6 +7,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod budget;
 #[cfg(any(feature = "zernio", feature = "ayrshare"))]
 #[macro_use]
 mod catalogue;
@@ -30,6 +31,11 @@ pub mod standard;
 #[cfg(feature = "zernio")]
 pub mod zernio;
 
+/// The `http` crate (1.x) whose types hookgate's API uses (`Request`, `Response`, `HeaderMap`,
+/// `StatusCode`, ...), re-exported so that your code names the same version without a
+/// dependency of its own.
+pub use http;
+
 pub use body::ResponseBody;
 pub use delivery::Delivery;
 pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
@@ -38,7 +44,8 @@ pub use extract::{MissingDelivery, Verified};
 pub use future::{BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{
-    Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_READ_TIMEOUT,
+    Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_MAX_BUFFERED_BYTES,
+    DEFAULT_READ_TIMEOUT,
 };
 #[cfg(feature = "testing")]
 pub mod testing;

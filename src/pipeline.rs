@@ -11,7 +11,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use bytes::{Buf as _, Bytes, BytesMut};
+use bytes::{Buf as _, Bytes};
 use futures_util::FutureExt as _;
 use http::{Method, Request, Response, request::Parts};
 use http_body::Body;
@@ -21,6 +21,7 @@ use tracing::field::Empty;
 
 use crate::{
     body::ResponseBody,
+    budget::{Budget, Reservation},
     dedup::{Claim, DedupKey, DedupStore, Lease, MemoryStore},
     delivery::{Delivery, redact},
     keyring::Verifier,
@@ -41,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) dedup_ttl: Option<Duration>,
     pub(crate) store: Arc<dyn DedupStore>,
     pub(crate) clock: Clock,
+    /// Bytes of bodies buffered at once by every delivery of the service (and its clones).
+    pub(crate) buffered: Arc<Budget>,
 }
 
 /// Default body limit: 1 MiB.
@@ -49,6 +52,9 @@ pub const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default handler timeout (below which a handler keeps its claim).
 pub const DEFAULT_HANDLER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on the bytes of bodies one service buffers at once, across all of its
+/// deliveries: 64 MiB (64 bodies at the default limit).
+pub const DEFAULT_MAX_BUFFERED_BYTES: usize = 64 << 20;
 /// Default lease of an in-flight claim: longer than the default handler timeout, so a handler
 /// never loses its claim while it may still run.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
@@ -63,6 +69,7 @@ impl Default for Config {
             dedup_ttl: None,
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemTime::now),
+            buffered: Arc::new(Budget::new(DEFAULT_MAX_BUFFERED_BYTES)),
         }
     }
 }
@@ -75,6 +82,7 @@ impl fmt::Debug for Config {
             .field("handler_timeout", &self.handler_timeout)
             .field("lease", &self.lease)
             .field("dedup_ttl", &self.dedup_ttl)
+            .field("max_buffered_bytes", &self.buffered.capacity())
             .finish_non_exhaustive()
     }
 }
@@ -86,6 +94,16 @@ macro_rules! config_methods {
         /// `Content-Length` before a byte is read, or as soon as a stream passes the limit.
         pub fn body_limit(mut self, bytes: usize) -> Self {
             self.config.body_limit = bytes;
+            self
+        }
+
+        /// The most bytes of bodies buffered at once, across every delivery in progress on this
+        /// service and its clones (default 64 MiB). A delivery whose body would pass it is
+        /// answered 503 with `Retry-After` (`overloaded`): each body is bounded by
+        /// [`body_limit`](Self::body_limit), this bounds their sum. A delivery holds its share
+        /// from its first byte until it is answered.
+        pub fn max_buffered_bytes(mut self, bytes: usize) -> Self {
+            self.config.buffered = std::sync::Arc::new(crate::budget::Budget::new(bytes));
             self
         }
 
@@ -154,12 +172,13 @@ impl Accepted {
         delivery
     }
 
-    /// The request parts and the delivery with a redacted copy of the headers.
+    /// The request parts and the delivery, both with the signature headers redacted: the
+    /// next stage (an inner service) never sees a signature either.
     pub(crate) fn split(self) -> (Parts, Delivery) {
-        let mut delivery = self.delivery;
-        delivery.headers = self.parts.headers.clone();
-        redact(&mut delivery.headers, self.signature_headers);
-        (self.parts, delivery)
+        let (mut parts, mut delivery) = (self.parts, self.delivery);
+        redact(&mut parts.headers, self.signature_headers);
+        delivery.headers = parts.headers.clone();
+        (parts, delivery)
     }
 }
 
@@ -200,7 +219,24 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    let result = pipeline(&*provider, &config, request, next).await;
+    // The handler's panics are caught around the handler (its key is released at once); this
+    // catches the rest: a `Provider` or `DedupStore` implementation that panicked. Dropping
+    // the pipeline's state releases a claimed key in the background.
+    let result = match AssertUnwindSafe(pipeline(&*provider, &config, request, next))
+        .catch_unwind()
+        .await
+    {
+        Ok(result) => result,
+        Err(_panic) => {
+            let rejection = Rejection::Internal;
+            tracing::error!(
+                provider = P::NAME,
+                code = rejection.code(),
+                "the provider or the dedup store panicked; answered 500"
+            );
+            Ok(Outcome::Rejected(rejection))
+        }
+    };
     let outcome = match &result {
         Ok(Outcome::Rejected(rejection)) => rejection.code(),
         Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
@@ -241,12 +277,17 @@ struct Context {
 
 impl Context {
     /// Logs `rejection` at its level, with the delivery's context, and turns it into an outcome.
+    ///
+    /// Only the fields known at that point are written: `event` and `key` are `Option`s, which
+    /// `tracing` leaves out when `None` (a signature refusal has neither).
     fn refuse<RB>(&self, rejection: Rejection) -> Outcome<RB> {
         let (provider, code) = (self.provider, rejection.code());
-        let event = self.event.as_deref().unwrap_or("");
-        let key = self.key.as_deref().unwrap_or("");
+        let event = self.event.as_deref();
+        let key = self.key.as_deref();
         match &rejection {
             Rejection::MethodNotAllowed => tracing::debug!(provider, code, "refused: {rejection}"),
+            // A client that hung up mid-body: routine on the internet, not worth a WARN each.
+            Rejection::BodyRead => tracing::debug!(provider, code, "refused: {rejection}"),
             Rejection::InFlight { .. } => {
                 tracing::info!(
                     provider,
@@ -305,7 +346,11 @@ where
         Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
     };
     let mut verifier = provider.keyring().verifier(&signed.prefix);
-    let raw = match within(config.read_timeout, read(body, limit, &mut verifier)).await {
+    // Held until the delivery is answered: the body stays buffered while the handler runs.
+    let mut reservation = Reservation::new(&config.buffered);
+    let expected = declared.or(body.size_hint().exact());
+    let reading = read(body, limit, expected, &mut reservation, &mut verifier);
+    let raw = match within(config.read_timeout, reading).await {
         Ok(Ok(raw)) => raw,
         Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
         Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
@@ -343,6 +388,12 @@ where
             return Ok(Outcome::Ack(Ack::Duplicate));
         }
         Ok(Claim::InFlight { retry_after }) => {
+            // The holder finishes or is cut off within the handler timeout, well before its
+            // lease ends: ask for a retry then, not at the end of the lease.
+            let retry_after = match config.handler_timeout {
+                Some(limit) => retry_after.min(limit),
+                None => retry_after,
+            };
             return Ok(context.refuse(Rejection::InFlight { retry_after }));
         }
         Err(error) => {
@@ -422,16 +473,42 @@ async fn within<F: Future>(
     }
 }
 
-/// Reads the body up to `limit` bytes, feeding the verifier as chunks arrive. A body that
-/// arrives in one chunk is kept without a copy.
-async fn read<B>(body: B, limit: usize, verifier: &mut Verifier) -> Result<Bytes, Rejection>
+/// Reads the body up to `limit` bytes, feeding the verifier as chunks arrive and taking the
+/// bytes it holds from `reservation` (503 when the service's budget has no room).
+///
+/// A body that arrives in one chunk is kept as it came, without a copy. Otherwise the chunks
+/// are copied into one buffer, sized from `expected` (`Content-Length`) when it is known and
+/// grown by doubling up to `limit` when not, and each chunk is dropped once copied: a
+/// delivery holds its buffer, and for a moment the first chunk, never a second copy.
+async fn read<B>(
+    body: B,
+    limit: usize,
+    expected: Option<u64>,
+    reservation: &mut Reservation<'_>,
+    verifier: &mut Verifier,
+) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: fmt::Display,
 {
+    enum Buffer {
+        Empty,
+        One(Bytes),
+        Many(Vec<u8>),
+    }
+    // Takes room for `preferred` bytes in all, or at least `needed`.
+    fn grow(reservation: &mut Reservation<'_>, needed: usize, preferred: usize) -> Option<usize> {
+        if preferred > needed && reservation.resize(preferred) {
+            Some(preferred)
+        } else if reservation.resize(needed) {
+            Some(needed)
+        } else {
+            None
+        }
+    }
+
     let mut body = std::pin::pin!(body);
-    let mut first: Option<Bytes> = None;
-    let mut rest: Option<BytesMut> = None;
+    let mut buffer = Buffer::Empty;
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame.map_err(|error| {
@@ -441,28 +518,62 @@ where
         let Ok(mut data) = frame.into_data() else {
             continue;
         };
-        let chunk = data.copy_to_bytes(data.remaining());
-        total += chunk.len();
+        let len = data.remaining();
+        total = total.saturating_add(len);
         if total > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
-        verifier.update(&chunk);
-        match (&mut first, &mut rest) {
-            (None, _) => first = Some(chunk),
-            (Some(head), None) => {
-                let mut buf = BytesMut::with_capacity((total * 2).min(limit));
-                buf.extend_from_slice(head);
-                buf.extend_from_slice(&chunk);
-                rest = Some(buf);
+        buffer = match buffer {
+            Buffer::Empty => {
+                if !reservation.resize(len) {
+                    return Err(Rejection::Overloaded);
+                }
+                let chunk = data.copy_to_bytes(len);
+                verifier.update(&chunk);
+                Buffer::One(chunk)
             }
-            (Some(_), Some(buf)) => buf.extend_from_slice(&chunk),
-        }
+            Buffer::One(head) => {
+                let preferred = match expected {
+                    Some(n) if n >= total as u64 => n as usize,
+                    _ => total.saturating_mul(2),
+                };
+                let capacity =
+                    grow(reservation, total, preferred.min(limit)).ok_or(Rejection::Overloaded)?;
+                let mut buf = Vec::with_capacity(capacity);
+                buf.extend_from_slice(&head);
+                drop(head);
+                copy_into(&mut buf, data, verifier);
+                Buffer::Many(buf)
+            }
+            Buffer::Many(mut buf) => {
+                if total > buf.capacity() {
+                    let preferred = buf.capacity().saturating_mul(2).min(limit);
+                    let capacity =
+                        grow(reservation, total, preferred).ok_or(Rejection::Overloaded)?;
+                    buf.reserve_exact(capacity - buf.len());
+                }
+                copy_into(&mut buf, data, verifier);
+                Buffer::Many(buf)
+            }
+        };
     }
-    Ok(match (first, rest) {
-        (_, Some(buf)) => buf.freeze(),
-        (Some(head), None) => head,
-        (None, None) => Bytes::new(),
+    Ok(match buffer {
+        Buffer::Empty => Bytes::new(),
+        Buffer::One(chunk) => chunk,
+        // No copy: the `Bytes` takes the vector's allocation over.
+        Buffer::Many(buf) => Bytes::from(buf),
     })
+}
+
+/// Appends `data` to `buf` and feeds it to the verifier, without an intermediate copy.
+fn copy_into(buf: &mut Vec<u8>, mut data: impl bytes::Buf, verifier: &mut Verifier) {
+    while data.has_remaining() {
+        let chunk = data.chunk();
+        verifier.update(chunk);
+        buf.extend_from_slice(chunk);
+        let n = chunk.len();
+        data.advance(n);
+    }
 }
 
 /// Holds a claim until it is committed or released; a delivery dropped mid-way (the client

@@ -42,7 +42,10 @@ pub trait Provider: Send + Sync + 'static {
     /// Finds the event name and the dedup key in the verified body.
     ///
     /// `body` is the verified raw body, already checked to be UTF-8. Refuse (400) only what
-    /// is not a JSON object or has no discriminator; everything else is delivered.
+    /// is not a JSON object or has no discriminator, or an empty one
+    /// ([`EnvelopeError::EmptyDiscriminator`]); everything else is delivered. Treat an empty
+    /// key as absent (the pipeline then hashes the body): an empty id would make every such
+    /// event a duplicate of the first.
     fn envelope<'a>(
         &self,
         headers: &'a HeaderMap,
@@ -191,6 +194,9 @@ pub enum EnvelopeError {
     /// The object has no usable discriminator (named here).
     #[error("body has no string field `{0}`")]
     MissingDiscriminator(&'static str),
+    /// The discriminator (named here) is the empty string: no event name to route on.
+    #[error("body field `{0}` is empty")]
+    EmptyDiscriminator(&'static str),
 }
 
 impl EnvelopeError {
@@ -201,6 +207,7 @@ impl EnvelopeError {
             Self::NotJson => "invalid_json",
             Self::NotObject => "not_an_object",
             Self::MissingDiscriminator(_) => "missing_discriminator",
+            Self::EmptyDiscriminator(_) => "empty_discriminator",
         }
     }
 }

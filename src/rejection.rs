@@ -10,9 +10,11 @@
 //! | no / malformed / wrong signature, timestamp out of window | 401 |
 //! | body over the limit | 413 |
 //! | body not sent in time | 408 |
-//! | not a JSON object, no discriminator | 400 |
+//! | not a JSON object, no discriminator or an empty one | 400 |
 //! | handler error or panic | 500 (key released) |
+//! | a provider or dedup store implementation panicked | 500 |
 //! | handler timeout, dedup store unavailable | 503 |
+//! | the service's buffered-bytes cap reached | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
 //! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
@@ -54,12 +56,18 @@ pub enum Rejection {
     /// The same key is being handled right now (429 with `Retry-After`).
     #[error("delivery in flight; retry after {retry_after:?}")]
     InFlight {
-        /// How long until the other holder's lease ends at the latest.
+        /// How long until the other holder is done at the latest: the rest of its lease,
+        /// bounded by the handler timeout (sent rounded up, at least 1 s).
         retry_after: Duration,
     },
     /// The dedup store failed (503).
     #[error("dedup store unavailable")]
     StoreUnavailable,
+    /// The service already buffers as many body bytes as it may
+    /// (`max_buffered_bytes`): 503 with `Retry-After`, as a retry can succeed once other
+    /// deliveries are answered.
+    #[error("too many bodies in flight; retry later")]
+    Overloaded,
     /// The handler returned an error (500, key released).
     #[error("handler failed")]
     HandlerFailed,
@@ -69,6 +77,12 @@ pub enum Rejection {
     /// The handler ran past its timeout (503, key released).
     #[error("handler timed out")]
     HandlerTimeout,
+    /// Code outside the handler panicked: a [`Provider`](crate::provider::Provider) or
+    /// [`DedupStore`](crate::dedup::DedupStore) implementation (500; a claimed key is
+    /// released, or after a panic in `commit` frees itself when its lease ends; the service
+    /// keeps serving).
+    #[error("internal error")]
+    Internal,
 }
 
 impl Rejection {
@@ -81,8 +95,12 @@ impl Rejection {
             Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
-            Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::StoreUnavailable | Self::HandlerTimeout | Self::Overloaded => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::HandlerFailed | Self::HandlerPanicked | Self::Internal => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -97,9 +115,11 @@ impl Rejection {
             Self::Envelope(e) => e.code(),
             Self::InFlight { .. } => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
+            Self::Overloaded => "overloaded",
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",
+            Self::Internal => "internal_error",
         }
     }
 
@@ -115,8 +135,12 @@ impl Rejection {
         );
         match self {
             Self::InFlight { retry_after } => {
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+                headers.insert(header::RETRY_AFTER, retry_after_secs(retry_after));
+            }
+            Self::Overloaded => {
+                // Bodies in flight are answered within the read and handler timeouts; most
+                // take milliseconds.
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
@@ -125,6 +149,15 @@ impl Rejection {
         }
         response
     }
+}
+
+/// `Retry-After` in whole seconds: rounded up, at least 1, saturating (a lease of
+/// `Duration::MAX` must not overflow).
+fn retry_after_secs(retry_after: Duration) -> HeaderValue {
+    let secs = retry_after
+        .as_secs()
+        .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
+    HeaderValue::from(secs.max(1))
 }
 
 /// A 200 answer hookgate gives itself, with a fixed JSON body naming the outcome.
@@ -171,6 +204,21 @@ mod tests {
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(json["code"], "in_flight");
+
+        // Rounding up the largest duration saturates instead of overflowing.
+        let response = Rejection::InFlight {
+            retry_after: Duration::MAX,
+        }
+        .into_response();
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            u64::MAX.to_string().as_str()
+        );
+        let response = Rejection::InFlight {
+            retry_after: Duration::ZERO,
+        }
+        .into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
 
         let response = Rejection::Signature(SignatureError::Mismatch).into_response();
         assert_eq!(response.status(), 401);

@@ -124,3 +124,51 @@ fn public_types_are_send_and_sync() {
     send_sync::<hookgate::dedup::MemoryStore>();
     send_sync::<Verified<zernio::Event>>();
 }
+
+/// `hookgate::http` is the `http` crate the API speaks: a user names its types without a
+/// dependency of their own (and cannot pick a mismatching version).
+#[test]
+fn http_is_reexported() {
+    let status: hookgate::http::StatusCode =
+        hookgate::rejection::Rejection::MethodNotAllowed.status();
+    assert_eq!(status, hookgate::http::StatusCode::METHOD_NOT_ALLOWED);
+    let headers: &hookgate::http::HeaderMap = &hookgate::http::HeaderMap::new();
+    assert!(headers.is_empty());
+}
+
+/// The inner service sees the request with its signature headers redacted, as the delivery's
+/// copy is: a route that logs or forwards its request headers must not leak a signature.
+#[tokio::test]
+async fn the_inner_service_sees_redacted_signature_headers() {
+    let app = Router::new().route(
+        "/hook",
+        post(|request: axum::extract::Request| async move {
+            let delivery = request.extensions().get::<hookgate::Delivery>().unwrap();
+            format!(
+                "{}|{}|{}",
+                request.headers()["x-zernio-signature"].to_str().unwrap(),
+                delivery.headers()["x-zernio-signature"].to_str().unwrap(),
+                request.headers()["content-type"].to_str().unwrap(),
+            )
+        })
+        .layer(WebhookLayer::new(Zernio::new([SECRET]).unwrap())),
+    );
+    let addr = support::serve(app).await;
+    let body = r#"{"id":"redact-1","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    let sig = Keyring::new([SECRET])
+        .unwrap()
+        .sign(b"", body.as_bytes())
+        .to_hex();
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/hook"))
+        .header("x-zernio-signature", &sig)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(!text.contains(&sig), "{text}");
+    assert_eq!(text, "[redacted]|[redacted]|application/json");
+}

@@ -322,7 +322,13 @@ impl Provider for Ayrshare {
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError> {
         let raw: RawEnvelope<'a> = parse_envelope(body)?;
-        let action = non_empty(raw.action).ok_or(EnvelopeError::MissingDiscriminator("action"))?;
+        let action = match raw.action.0 {
+            None => return Err(EnvelopeError::MissingDiscriminator("action")),
+            Some(action) if action.is_empty() => {
+                return Err(EnvelopeError::EmptyDiscriminator("action"));
+            }
+            Some(action) => action,
+        };
         let name = match non_empty(raw.sub_action) {
             Some(sub_action) => Cow::Owned(format!("{action}/{sub_action}")),
             None => action,
@@ -780,10 +786,13 @@ mod tests {
             ayrshare.envelope(&h, r#""scheduled""#),
             Err(EnvelopeError::NotObject)
         );
+        assert_eq!(
+            ayrshare.envelope(&h, r#"{"action":"","subAction":"messageCreated"}"#),
+            Err(EnvelopeError::EmptyDiscriminator("action"))
+        );
         for body in [
             r#"{"hookId":"hk_1"}"#,
             r#"{"action":5}"#,
-            r#"{"action":""}"#,
             r#"{"action":null,"subAction":"messageCreated"}"#,
         ] {
             assert_eq!(

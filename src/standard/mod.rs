@@ -405,6 +405,9 @@ impl Provider for Standard {
             .kind
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("type"))?;
+        if name.is_empty() {
+            return Err(EnvelopeError::EmptyDiscriminator("type"));
+        }
         // Checked by `signature`: present, single, visible ASCII.
         let (names, found) = scan(headers);
         let key = found
@@ -619,6 +622,10 @@ mod tests {
         assert_eq!(
             standard.envelope(&h, r#"{"type":7}"#),
             Err(EnvelopeError::MissingDiscriminator("type"))
+        );
+        assert_eq!(
+            standard.envelope(&h, r#"{"type":"","data":{}}"#),
+            Err(EnvelopeError::EmptyDiscriminator("type"))
         );
         assert_eq!(standard.envelope(&h, "[1]"), Err(EnvelopeError::NotObject));
     }

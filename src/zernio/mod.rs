@@ -131,7 +131,8 @@ use crate::{
 
 /// `X-Zernio-Signature`: hex HMAC-SHA256 of the raw body.
 pub const HEADER_SIGNATURE: &str = "x-zernio-signature";
-/// `X-Late-Signature`: the legacy copy of the signature, read when the new one is absent.
+/// `X-Late-Signature`: the legacy copy of the signature, read when the new one is absent; when
+/// both are sent they must agree (401 `ambiguous_signature` otherwise).
 pub const HEADER_LEGACY_SIGNATURE: &str = "x-late-signature";
 /// `X-Zernio-Event`: the event name (unsigned; the body's `event` is what counts).
 pub const HEADER_EVENT: &str = "x-zernio-event";
@@ -189,12 +190,25 @@ impl Provider for Zernio {
     fn signature(&self, headers: &HeaderMap, _now: SystemTime) -> Result<Signed, SignatureError> {
         let [signature, legacy] =
             scan_headers(headers, &[HEADER_SIGNATURE, HEADER_LEGACY_SIGNATURE]);
-        let (name, value) = match signature.single(HEADER_SIGNATURE)? {
-            Some(value) => (HEADER_SIGNATURE, value),
-            None => match legacy.single(HEADER_LEGACY_SIGNATURE)? {
-                Some(value) => (HEADER_LEGACY_SIGNATURE, value),
-                None => return Err(SignatureError::Missing(HEADER_SIGNATURE)),
-            },
+        let (signature, legacy) = (
+            signature.single(HEADER_SIGNATURE)?,
+            legacy.single(HEADER_LEGACY_SIGNATURE)?,
+        );
+        let (name, value) = match (signature, legacy) {
+            // Zernio sends the same tag in both; differing values leave no way to tell which
+            // one the sender meant (a proxy or an attacker added one): refuse, as for a
+            // repeated header. Hex case and padding are not differences.
+            (Some(value), Some(other))
+                if !value
+                    .as_bytes()
+                    .trim_ascii()
+                    .eq_ignore_ascii_case(other.as_bytes().trim_ascii()) =>
+            {
+                return Err(SignatureError::Ambiguous(HEADER_SIGNATURE));
+            }
+            (Some(value), _) => (HEADER_SIGNATURE, value),
+            (None, Some(value)) => (HEADER_LEGACY_SIGNATURE, value),
+            (None, None) => return Err(SignatureError::Missing(HEADER_SIGNATURE)),
         };
         let tag = Tag::from_hex(value.as_bytes()).ok_or(SignatureError::Malformed(name))?;
         Ok(Signed {
@@ -213,9 +227,13 @@ impl Provider for Zernio {
             .event
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("event"))?;
+        if name.is_empty() {
+            return Err(EnvelopeError::EmptyDiscriminator("event"));
+        }
         Ok(Envelope {
             name,
-            key: raw.id.0,
+            // An empty `id` would make every such event one duplicate: hash the body instead.
+            key: raw.id.0.filter(|id| !id.is_empty()),
             scope: None,
         })
     }
@@ -273,12 +291,31 @@ mod tests {
             &format!(" {} ", SIGNATURE.to_uppercase()),
         )]);
         assert_eq!(verify(&zernio, &h, BODY), Ok(Some(1)));
-        // The new header wins over the legacy one when both are there.
+        // Both headers, the same tag (hex case aside): accepted.
         let h = headers(&[
-            ("x-zernio-signature", &"0".repeat(64)),
-            ("x-late-signature", SIGNATURE),
+            ("x-zernio-signature", SIGNATURE),
+            ("x-late-signature", &SIGNATURE.to_uppercase()),
         ]);
-        assert_eq!(verify(&zernio, &h, BODY), Ok(None));
+        assert_eq!(verify(&zernio, &h, BODY), Ok(Some(1)));
+    }
+
+    #[test]
+    fn differing_current_and_legacy_signatures_are_ambiguous() {
+        let zernio = Zernio::new([SECRET]).unwrap();
+        // A valid current signature beside a different legacy one, and the other way round.
+        for (current, legacy) in [
+            (SIGNATURE, "0".repeat(64)),
+            (&*"0".repeat(64), SIGNATURE.to_owned()),
+        ] {
+            let h = headers(&[
+                ("x-zernio-signature", current),
+                ("x-late-signature", &legacy),
+            ]);
+            assert_eq!(
+                verify(&zernio, &h, BODY),
+                Err(SignatureError::Ambiguous(HEADER_SIGNATURE))
+            );
+        }
     }
 
     #[test]
@@ -318,5 +355,19 @@ mod tests {
             zernio.envelope(&HeaderMap::new(), r#"{"id":"x"}"#),
             Err(EnvelopeError::MissingDiscriminator("event"))
         );
+    }
+
+    #[test]
+    fn empty_event_is_refused_and_empty_id_is_absent() {
+        let zernio = Zernio::new([SECRET]).unwrap();
+        let headers = HeaderMap::new();
+        assert_eq!(
+            zernio.envelope(&headers, r#"{"id":"x","event":""}"#),
+            Err(EnvelopeError::EmptyDiscriminator("event"))
+        );
+        let e = zernio
+            .envelope(&headers, r#"{"id":"","event":"webhook.test"}"#)
+            .unwrap();
+        assert_eq!((e.name.as_ref(), e.key), ("webhook.test", None));
     }
 }
