@@ -27,16 +27,12 @@ const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/zern
 
 /// Every fixture file, sorted.
 fn fixture_files() -> Vec<PathBuf> {
-    let mut files = Vec::new();
-    for dir in [FIXTURES] {
-        let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("reading {dir}: {e}"));
-        let mut here: Vec<PathBuf> = entries
-            .map(|entry| entry.unwrap().path())
-            .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
-            .collect();
-        here.sort();
-        files.extend(here);
-    }
+    let entries = fs::read_dir(FIXTURES).unwrap_or_else(|e| panic!("reading {FIXTURES}: {e}"));
+    let mut files: Vec<PathBuf> = entries
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+        .collect();
+    files.sort();
     files
 }
 
