@@ -19,7 +19,7 @@ use tower_service::Service;
 use crate::{
     body::ResponseBody,
     delivery::Delivery,
-    event::{Event, UnknownEvent, UnknownReason},
+    event::{Event, EventOf, UnknownEvent, UnknownReason},
     future::{BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, config_methods},
     provider::Provider,
@@ -195,9 +195,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
     }
 
     /// Registers `handler` for the event type `T` (every name in `T::NAMES`).
+    ///
+    /// `T` must be an event of this provider ([`EventOf<P>`]): a handler for another
+    /// provider's event would never run, so it does not compile.
     pub fn on<T, M, H>(mut self, handler: H) -> Self
     where
-        T: Event,
+        T: EventOf<P>,
         H: Handler<T, S, M>,
     {
         self.handlers
@@ -207,10 +210,11 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
 
     /// Registers `handler` for every event name that has no handler of its own; `T` decodes
     /// whatever name it is given (like a provider's envelope type for Standard Webhooks, whose
-    /// event names are yours). A decode failure goes to the fallback, as drift.
+    /// event names are yours). A decode failure goes to the fallback, as drift. `T` must be an
+    /// event of this provider ([`EventOf<P>`]).
     pub fn on_any<T, M, H>(mut self, handler: H) -> Self
     where
-        T: Event,
+        T: EventOf<P>,
         H: Handler<T, S, M>,
     {
         self.any.push(typed(handler));

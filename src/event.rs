@@ -34,6 +34,43 @@ pub trait Event: Sized + Send + 'static {
     }
 }
 
+/// Ties an [`Event`] type to the provider `P` whose deliveries carry it.
+///
+/// [`Webhooks<P>`](crate::Webhooks) takes handlers only for `EventOf<P>` types, so a handler
+/// for another provider's event (`Webhooks::new(ayrshare).on(|_: zernio::PostPublished| ..)`),
+/// which could never run, does not compile. Every built-in payload type and catalogue enum is
+/// an event of its own provider; [`standard::Message<T>`](crate::standard::Message) is an event
+/// of [`Standard`](crate::standard::Standard) for every payload `T`. For a type of your own,
+/// one empty impl per provider that sends it is enough:
+///
+/// ```
+/// # #[cfg(feature = "standard")] {
+/// use hookgate::{event::{DecodeError, Event, EventOf, decode_json}, standard::Standard};
+///
+/// /// Any `invoice.*` event, top-level fields only (a "squashed" Standard Webhooks payload).
+/// #[derive(serde::Deserialize)]
+/// struct Invoice { id: String }
+///
+/// impl Event for Invoice {
+///     const NAMES: &'static [&'static str] = &["invoice.paid", "invoice.voided"];
+///     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
+///         decode_json(raw)
+///     }
+/// }
+///
+/// impl EventOf<Standard> for Invoice {}
+/// # }
+/// ```
+///
+/// [`UnknownEvent`] is not tied to a provider: the fallback of every `Webhooks` takes it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of provider `{P}`",
+    label = "a handler for this event would never run on a `Webhooks<{P}>`",
+    note = "the handlers of a `Webhooks<{P}>` take `{P}`'s event types (the help below names the provider `{Self}` belongs to, if any)",
+    note = "a type of your own becomes an event of `{P}` with `impl EventOf<{P}> for YourType {{}}`"
+)]
+pub trait EventOf<P>: Event {}
+
 /// A provider's whole catalogue as one enum, with an unknown case that never fails.
 ///
 /// `Verified<E>` (the axum extractor) and [`decode_or_unknown`] use it: a known event decodes

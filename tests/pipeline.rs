@@ -505,6 +505,8 @@ impl hookgate::event::Event for AnyEvent {
     }
 }
 
+impl hookgate::event::EventOf<Zernio> for AnyEvent {}
+
 #[tokio::test]
 async fn catch_all_takes_names_without_their_own_handler() {
     let seen = Seen::default();
