@@ -32,7 +32,9 @@ pub mod zernio;
 
 pub use body::ResponseBody;
 pub use delivery::Delivery;
-pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
+pub use dispatch::{
+    BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks, handler_shape,
+};
 #[cfg(feature = "axum")]
 pub use extract::{MissingDelivery, Verified};
 pub use future::{BoxFuture, ResponseFuture};

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::event::{DecodeError, Event as EventTrait, EventOf, EventSet, UnknownEvent, decode_json};
+use crate::event::{
+    DecodeError, Event as EventTrait, EventOf, EventSet, UnknownEvent, decode_json,
+};
 
 use super::Standard;
 

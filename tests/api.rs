@@ -1,0 +1,88 @@
+//! The handler API as a user meets it: handler shapes, build errors, `Verified<E>` and the
+//! test kit.
+
+#![cfg(all(feature = "zernio", feature = "testing"))]
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicUsize, Ordering},
+};
+
+use hookgate::{
+    Delivery, Webhooks,
+    testing::signed_request,
+    zernio::{self, Zernio},
+};
+use http_body_util::BodyExt;
+use tower::ServiceExt;
+
+const SECRET: &str = "api-test-secret";
+
+fn zernio() -> Zernio {
+    Zernio::new([SECRET]).unwrap()
+}
+
+fn test_body(id: &str) -> String {
+    format!(
+        r#"{{"id":"{id}","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}}"#
+    )
+}
+
+async fn status_body(
+    response: http::Response<impl http_body::Body<Error: std::fmt::Debug>>,
+) -> (u16, String) {
+    let status = response.status().as_u16();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+#[derive(Clone, Default)]
+struct App {
+    calls: Arc<AtomicUsize>,
+}
+
+#[tokio::test]
+async fn a_handler_may_take_the_event_and_the_state() {
+    let app = App::default();
+    let service = Webhooks::with_state(zernio(), app.clone())
+        .on(|_: zernio::WebhookTest, app: App| async move {
+            app.calls.fetch_add(1, Ordering::SeqCst);
+        })
+        .build()
+        .unwrap();
+    let response = service
+        .oneshot(signed_request(&zernio(), "/", test_body("state-1")))
+        .await
+        .unwrap();
+    assert_eq!(
+        status_body(response).await,
+        (200, r#"{"status":"handled"}"#.to_owned())
+    );
+    assert_eq!(app.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn every_handler_shape_runs() {
+    let app = App::default();
+    let service = Webhooks::with_state(zernio(), app.clone())
+        .on(|_: zernio::PostPublished| async {})
+        .on(|_: zernio::PostFailed, _: Delivery| async {})
+        .on(|_: zernio::WebhookTest, app: App| async move {
+            app.calls.fetch_add(1, Ordering::SeqCst);
+        })
+        .on(
+            |_: zernio::PostScheduled, delivery: Delivery, app: App| async move {
+                assert_eq!(delivery.event(), "post.scheduled");
+                app.calls.fetch_add(10, Ordering::SeqCst);
+                Ok::<_, std::io::Error>(())
+            },
+        )
+        .build()
+        .unwrap();
+    let response = service
+        .oneshot(signed_request(&zernio(), "/", test_body("shapes-1")))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(app.calls.load(Ordering::SeqCst), 1);
+}
