@@ -178,6 +178,12 @@ pub enum BuildError {
     /// `on_any` was called twice.
     #[error("two catch-all handlers registered")]
     DuplicateCatchAll,
+    /// No handler, no catch-all and no fallback: the dispatcher would acknowledge every
+    /// delivery as `ignored` and run nothing (register one with `on`, `on_any` or `fallback`).
+    #[error(
+        "no handler registered: every delivery would be acknowledged and dropped (register one with `on`, `on_any` or `fallback`)"
+    )]
+    NoHandlers,
 }
 
 /// [`Webhooks`]: register an async closure per typed event, then mount the built
@@ -290,8 +296,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
 
     config_methods!();
 
-    /// Freezes the registrations into a service; refuses two handlers for one event name.
+    /// Freezes the registrations into a service; refuses two handlers for one event name, two
+    /// catch-alls, and a dispatcher with nothing registered at all ([`BuildError::NoHandlers`]).
     pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
+        if self.handlers.is_empty() && self.any.is_empty() && self.fallback.is_none() {
+            return Err(BuildError::NoHandlers);
+        }
         let mut routes = HashMap::new();
         for (type_name, names, handler) in self.handlers {
             if names.is_empty() {

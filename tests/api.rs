@@ -86,3 +86,14 @@ async fn every_handler_shape_runs() {
     assert_eq!(response.status(), 200);
     assert_eq!(app.calls.load(Ordering::SeqCst), 1);
 }
+
+#[test]
+fn a_dispatcher_with_nothing_registered_is_refused() {
+    let result = Webhooks::new(zernio()).build();
+    assert_eq!(result.unwrap_err(), hookgate::BuildError::NoHandlers);
+    // A fallback alone is enough: it takes every event.
+    let fallback_only = Webhooks::new(zernio())
+        .fallback(|_: hookgate::event::UnknownEvent| async {})
+        .build();
+    assert!(fallback_only.is_ok());
+}

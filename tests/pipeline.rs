@@ -371,6 +371,7 @@ async fn unknown_and_drifted_events_reach_the_fallback_with_raw_json() {
 #[tokio::test]
 async fn unknown_event_without_fallback_is_acknowledged() {
     let service = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .on(|_: zernio::WebhookTest| async {})
         .build()
         .unwrap();
     let url = start_plain(service).await;
