@@ -190,6 +190,12 @@ macro_rules! catalogue {
                     ))),
                 }
             }
+
+            fn from_unknown(
+                event: $crate::event::UnknownEvent,
+            ) -> Result<Self, $crate::event::UnknownEvent> {
+                Ok(Self::Unknown(event))
+            }
         }
 
         /// Serializes as the event's JSON object (the variant's payload), and an unknown event

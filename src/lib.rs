@@ -36,7 +36,7 @@ pub use dispatch::{
     BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks, handler_shape,
 };
 #[cfg(feature = "axum")]
-pub use extract::{MissingDelivery, Verified};
+pub use extract::{Verified, VerifiedRejection};
 pub use future::{BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{

@@ -97,3 +97,74 @@ fn a_dispatcher_with_nothing_registered_is_refused() {
         .build();
     assert!(fallback_only.is_ok());
 }
+
+#[cfg(feature = "axum")]
+mod verified {
+    use axum::{Extension, Router, routing::post};
+    use hookgate::{Verified, WebhookLayer};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn the_delivery_stays_in_the_extensions() {
+        let app = Router::new().route(
+            "/",
+            post(
+                |Verified { delivery, .. }: Verified<zernio::Event>,
+                 Extension(again): Extension<Delivery>| async move {
+                    assert_eq!(delivery.key(), again.key());
+                    again.key().to_owned()
+                },
+            )
+            .layer(WebhookLayer::new(zernio())),
+        );
+        let response = app
+            .oneshot(signed_request(&zernio(), "/", test_body("ext-1")))
+            .await
+            .unwrap();
+        assert_eq!(status_body(response).await, (200, "ext-1".to_owned()));
+    }
+
+    #[tokio::test]
+    async fn one_event_type_takes_its_event_and_acknowledges_the_others_as_ignored() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let seen = calls.clone();
+        let app = Router::new().route(
+            "/",
+            post(
+                move |Verified { event, .. }: Verified<zernio::WebhookTest>| async move {
+                    assert_eq!(event.event, "webhook.test");
+                    seen.fetch_add(1, Ordering::SeqCst);
+                    "took it"
+                },
+            )
+            .layer(WebhookLayer::new(zernio())),
+        );
+        let send = |body: String| {
+            let app = app.clone();
+            async move {
+                let response = app
+                    .oneshot(signed_request(&zernio(), "/", body))
+                    .await
+                    .unwrap();
+                status_body(response).await
+            }
+        };
+        assert_eq!(send(test_body("one-1")).await, (200, "took it".to_owned()));
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+
+        // Another event of the provider: never this route's, acknowledged, not run.
+        let other = r#"{"id":"one-2","event":"account.disconnected","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+        let ignored = (200, r#"{"status":"ignored"}"#.to_owned());
+        assert_eq!(send(other.to_owned()).await, ignored);
+        // This event, drifted from its model (no timestamp): acknowledged too.
+        let drifted = r#"{"id":"one-3","event":"webhook.test"}"#;
+        assert_eq!(send(drifted.to_owned()).await, ignored);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        // The layer committed both keys: their retries are duplicates.
+        assert_eq!(
+            send(other.to_owned()).await,
+            (200, r#"{"status":"duplicate"}"#.to_owned())
+        );
+    }
+}

@@ -111,6 +111,10 @@ impl EventTrait for Event {
     fn accepts(_name: &str) -> bool {
         true
     }
+
+    fn from_unknown(event: UnknownEvent) -> Result<Self, UnknownEvent> {
+        Ok(Self::Unknown(event))
+    }
 }
 
 impl<T: Payload> EventOf<Standard> for Message<T> {}
