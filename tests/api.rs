@@ -168,3 +168,114 @@ mod verified {
         );
     }
 }
+
+mod kit {
+    use hookgate::{
+        event::Event as _,
+        testing::{self, Outcome, assert_handled},
+    };
+
+    use super::*;
+
+    /// Every catalogued event of `provider`, sent twice as fresh payloads through a dispatcher
+    /// whose only handler takes the catalogue enum: each is handled (it decoded into its typed
+    /// variant: drift would be `ignored`), and the second payload is a new event, not a
+    /// duplicate.
+    async fn every_payload_is_handled<P, E>(provider: P, name: &str, names: &[&str])
+    where
+        P: hookgate::testing::Sign + Clone,
+        E: hookgate::event::EventOf<P>,
+    {
+        assert_eq!(testing::events(name), names);
+        let service = Webhooks::new(provider.clone())
+            .on(|_: E| async {})
+            .build()
+            .unwrap();
+        for event in names {
+            for _ in 0..2 {
+                let request = signed_request(&provider, "/", testing::payload(name, event));
+                let response = service.clone().oneshot(request).await.unwrap();
+                assert_eq!(
+                    Outcome::from_response(response).await,
+                    Outcome::Handled,
+                    "{name} {event}"
+                );
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn zernio_payloads_cover_the_catalogue_and_are_fresh() {
+        every_payload_is_handled::<_, zernio::Event>(zernio(), "zernio", zernio::Event::NAMES)
+            .await;
+    }
+
+    #[cfg(feature = "ayrshare")]
+    #[tokio::test]
+    async fn ayrshare_payloads_cover_the_catalogue_and_are_fresh() {
+        use hookgate::ayrshare::{self, Ayrshare};
+        every_payload_is_handled::<_, ayrshare::Event>(
+            Ayrshare::new(["ayrshare-secret"]).unwrap(),
+            "ayrshare",
+            ayrshare::Event::NAMES,
+        )
+        .await;
+        // A fixture's own name picks one of the names several fixtures share.
+        assert!(testing::payload("ayrshare", "social.unlink").contains(r#""type":"unlink""#));
+    }
+
+    #[tokio::test]
+    async fn payloads_are_fresh() {
+        let (a, b) = (
+            testing::payload("zernio", "post.published"),
+            testing::payload("zernio", "post.published"),
+        );
+        let (a, b): (serde_json::Value, serde_json::Value) = (
+            serde_json::from_str(&a).unwrap(),
+            serde_json::from_str(&b).unwrap(),
+        );
+        assert_ne!(a["id"], b["id"]);
+        // The timestamp is now: this year or later, not the fixture's.
+        let year: u32 = a["timestamp"].as_str().unwrap()[..4].parse().unwrap();
+        assert!(year >= 2026, "{}", a["timestamp"]);
+        assert_eq!(
+            a["timestamp"].as_str().unwrap().len(),
+            "2026-09-01T12:00:00.000Z".len()
+        );
+    }
+
+    #[tokio::test]
+    async fn the_outcome_tells_handled_from_ignored() {
+        let service = Webhooks::new(zernio())
+            .on(|_: zernio::PostPublished| async {})
+            .build()
+            .unwrap();
+        let handled = signed_request(&zernio(), "/", testing::payload("zernio", "post.published"));
+        assert_handled(service.clone().oneshot(handled).await.unwrap()).await;
+        // Another event: 200 as well, but no handler ran.
+        let other = signed_request(&zernio(), "/", testing::payload("zernio", "webhook.test"));
+        let response = service.clone().oneshot(other).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(Outcome::from_response(response).await, Outcome::Ignored);
+        // A bad signature is a refusal with its code.
+        let mut forged = signed_request(&zernio(), "/", testing::payload("zernio", "webhook.test"));
+        let body = testing::payload("zernio", "post.published");
+        *forged.body_mut() = http_body_util::Full::new(body.into());
+        let outcome = Outcome::from_response(service.oneshot(forged).await.unwrap()).await;
+        assert!(
+            matches!(&outcome, Outcome::Refused { status, .. } if status.as_u16() == 401),
+            "{outcome:?}"
+        );
+    }
+
+    #[tokio::test]
+    #[should_panic(expected = "expected the delivery to be handled, got: 200 ignored")]
+    async fn assert_handled_fails_on_ignored() {
+        let service = Webhooks::new(zernio())
+            .on(|_: zernio::PostPublished| async {})
+            .build()
+            .unwrap();
+        let other = signed_request(&zernio(), "/", testing::payload("zernio", "webhook.test"));
+        assert_handled(service.oneshot(other).await.unwrap()).await;
+    }
+}
