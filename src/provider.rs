@@ -6,6 +6,12 @@
 //! where its event name and dedup key live in the verified body ([`Provider::envelope`]), and
 //! its typed event catalogue ([`Provider::Event`]). The pipeline (body limit, HMAC, dedup,
 //! decode, dispatch, status codes) is shared by all providers.
+//!
+#![doc = include_str!("../docs/custom-provider.md")]
+//!
+//! ```rust
+#![doc = include_str!("../examples/custom_provider.rs")]
+//! ```
 
 use std::{borrow::Cow, fmt, time::Duration, time::SystemTime};
 
