@@ -1,16 +1,16 @@
-// A provider of your own: "Acme", a made-up sender, received with [`Webhooks`].
-//
-// Acme's wire format (the kind of thing a sender's docs say):
-//
-// - `POST` with a JSON body `{"id": "evt_...", "data": {...}}`; `id` is the event's id, the
-//   same on every retry of the event;
-// - `Acme-Event: invoice.paid`: the event name is **only in this header**;
-// - `Acme-Signature: sha256=<hex>`: HMAC-SHA256, with your endpoint's secret, of the event
-//   name, a `.`, and the raw body, so the header is signed too;
-// - `Acme-Delivery: <uuid>`: a fresh id per attempt, **not signed**.
-//
-// Run it with `cargo run --example custom_provider`: it sends a few signed deliveries through
-// the dispatcher in-process and prints how each was answered.
+//! A provider of your own: "Acme", a made-up sender, received with [`Webhooks`].
+//!
+//! Acme's wire format (the kind of thing a sender's docs say):
+//!
+//! - `POST` with a JSON body `{"id": "evt_...", "data": {...}}`; `id` is the event's id, the
+//!   same on every retry of the event;
+//! - `Acme-Event: invoice.paid`: the event name is **only in this header**;
+//! - `Acme-Signature: sha256=<hex>`: HMAC-SHA256, with your endpoint's secret, of the event
+//!   name, a `.`, and the raw body, so the header is signed too;
+//! - `Acme-Delivery: <uuid>`: a fresh id per attempt, **not signed**.
+//!
+//! Run it with `cargo run --example custom_provider`: it sends a few signed deliveries through
+//! the dispatcher in-process and prints how each was answered.
 
 use std::time::SystemTime;
 

@@ -76,7 +76,7 @@ pub trait Event: Sized + Send + 'static {
     note = "the handlers of a `Webhooks<{P}>` take `{P}`'s event types (the help below names the provider `{Self}` belongs to, if any)",
     note = "a type of your own becomes an event of `{P}` with `impl EventOf<{P}> for YourType {{}}`"
 )]
-pub trait EventOf<P>: Event {}
+pub trait EventOf<P: ?Sized>: Event {}
 
 /// A provider's whole catalogue as one enum, with an unknown case that never fails.
 ///

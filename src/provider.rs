@@ -19,7 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 
 use crate::{
-    event::EventSet,
+    event::{EventOf, EventSet},
     keyring::{Keyring, Tags},
 };
 
@@ -29,8 +29,8 @@ pub trait Provider: Send + Sync + 'static {
     /// [`Delivery::provider`](crate::Delivery::provider).
     const NAME: &'static str;
 
-    /// The provider's catalogue enum, with its unknown case.
-    type Event: EventSet;
+    /// The provider's catalogue enum, with its unknown case; an event of this provider.
+    type Event: EventSet + EventOf<Self>;
 
     /// Headers that carry signatures: redacted in [`Delivery::headers`](crate::Delivery::headers)
     /// and never logged.

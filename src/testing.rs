@@ -204,10 +204,10 @@ impl Outcome {
                 Some("accepted") => return Self::Accepted,
                 _ => {}
             }
-        } else if status.is_client_error() || status.is_server_error() {
-            if let (Some(code), Some(_)) = (field("code"), field("error")) {
-                return Self::Refused { status, code };
-            }
+        } else if (status.is_client_error() || status.is_server_error())
+            && let (Some(code), Some(_)) = (field("code"), field("error"))
+        {
+            return Self::Refused { status, code };
         }
         Self::Other {
             status,
