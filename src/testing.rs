@@ -35,7 +35,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderMap, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, Limited};
 
@@ -63,8 +63,9 @@ pub fn signed_request<P: Sign>(
     request
 }
 
-fn hex_header(value: String) -> HeaderValue {
-    HeaderValue::try_from(value).expect("hex is a valid header value")
+#[cfg(any(feature = "zernio", feature = "ayrshare"))]
+fn hex_header(value: String) -> http::HeaderValue {
+    http::HeaderValue::try_from(value).expect("hex is a valid header value")
 }
 
 #[cfg(feature = "zernio")]
@@ -89,7 +90,10 @@ impl Sign for crate::ayrshare::Ayrshare {
             hex_header(format!("v1={tag}")),
         );
         headers.insert(crate::ayrshare::HEADER_SIGNATURE, hex_header(tag));
-        headers.insert(crate::ayrshare::HEADER_TIMESTAMP, HeaderValue::from(now));
+        headers.insert(
+            crate::ayrshare::HEADER_TIMESTAMP,
+            http::HeaderValue::from(now),
+        );
     }
 }
 
@@ -116,7 +120,7 @@ impl Sign for crate::standard::Standard {
         );
         let timestamp = now.as_secs() as i64;
         let signature = crate::standard::Standard::sign(self, &id, timestamp, body);
-        let value = |text: String| HeaderValue::try_from(text).expect("ASCII header value");
+        let value = |text: String| http::HeaderValue::try_from(text).expect("ASCII header value");
         headers.insert(crate::standard::HEADER_ID, value(id));
         headers.insert(
             crate::standard::HEADER_TIMESTAMP,
@@ -255,6 +259,7 @@ where
 type Fixture = (&'static str, &'static str, &'static str, &'static str);
 
 /// The fixtures, embedded: `(provider, event name, fixture name, JSON)`.
+#[cfg(any(feature = "zernio", feature = "ayrshare"))]
 macro_rules! fixtures {
     ($provider:literal: $( $event:literal $(as $file:literal)? ),+ $(,)?) => {
         &[$(
