@@ -61,12 +61,15 @@ async fn a_handler_may_take_the_event_and_the_state() {
     assert_eq!(app.calls.load(Ordering::SeqCst), 1);
 }
 
+/// The four shapes side by side, each run by its own event: every call adds its own weight.
 #[tokio::test]
 async fn every_handler_shape_runs() {
     let app = App::default();
     let service = Webhooks::with_state(zernio(), app.clone())
         .on(|_: zernio::PostPublished| async {})
-        .on(|_: zernio::PostFailed, _: Delivery| async {})
+        .on(|_: zernio::PostFailed, delivery: Delivery| async move {
+            assert_eq!(delivery.event(), "post.failed");
+        })
         .on(|_: zernio::WebhookTest, app: App| async move {
             app.calls.fetch_add(1, Ordering::SeqCst);
         })
@@ -79,12 +82,25 @@ async fn every_handler_shape_runs() {
         )
         .build()
         .unwrap();
-    let response = service
-        .oneshot(signed_request(&zernio(), "/", test_body("shapes-1")))
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert_eq!(app.calls.load(Ordering::SeqCst), 1);
+    for event in [
+        "post.published",
+        "post.failed",
+        "webhook.test",
+        "post.scheduled",
+    ] {
+        let body = hookgate::testing::payload("zernio", event);
+        let response = service
+            .clone()
+            .oneshot(signed_request(&zernio(), "/", body))
+            .await
+            .unwrap();
+        assert_eq!(
+            status_body(response).await,
+            (200, r#"{"status":"handled"}"#.to_owned()),
+            "{event}"
+        );
+    }
+    assert_eq!(app.calls.load(Ordering::SeqCst), 11);
 }
 
 #[test]
