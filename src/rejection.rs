@@ -18,7 +18,8 @@
 //! Refusal bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or
 //! an expected signature; details go to `tracing`.
 //!
-//! A 200 that hookgate answers itself says what happened, in `{"status":"..."}`:
+//! A 2xx that hookgate answers itself says what happened, in `{"status":"..."}` (200, and 202
+//! for `accepted`):
 //!
 //! | body | meaning |
 //! | --- | --- |

@@ -132,8 +132,8 @@ impl Sign for crate::standard::Standard {
 
 /// What the service answered, read from a response's status and JSON body.
 ///
-/// hookgate's own answers are `{"status":"handled"|"duplicate"|"ignored"|"accepted"}` (200)
-/// and `{"error":"...","code":"..."}` (refusals); behind
+/// hookgate's own answers are `{"status":"handled"|"duplicate"|"ignored"|"accepted"}` (2xx:
+/// 200, or 202 for an inbox's `accepted`) and `{"error":"...","code":"..."}` (refusals); behind
 /// [`WebhookLayer`](crate::WebhookLayer), a handled delivery's answer is your inner
 /// service's, read as [`Outcome::Other`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,7 +146,7 @@ pub enum Outcome {
     /// 200 `{"status":"ignored"}`: verified, but no handler took it (no handler for the event
     /// and no fallback, or a `Verified<E>` route for another event type).
     Ignored,
-    /// 200 `{"status":"accepted"}`: stored in a durable inbox, to be handled by a worker.
+    /// 2xx (202) `{"status":"accepted"}`: stored in a durable inbox, to be handled by a worker.
     Accepted,
     /// hookgate refused or could not finish the delivery: the status and the body's `code`
     /// (`bad_signature`, `handler_error`, `in_flight`, ...).
@@ -200,7 +200,7 @@ impl Outcome {
                 .and_then(|value| value.as_str())
                 .map(str::to_owned)
         };
-        if status == StatusCode::OK {
+        if status.is_success() {
             match field("status").as_deref() {
                 Some("handled") => return Self::Handled,
                 Some("duplicate") => return Self::Duplicate,
@@ -231,7 +231,7 @@ impl fmt::Display for Outcome {
             Self::Handled => f.write_str("200 handled"),
             Self::Duplicate => f.write_str("200 duplicate"),
             Self::Ignored => f.write_str("200 ignored (no handler took the event)"),
-            Self::Accepted => f.write_str("200 accepted"),
+            Self::Accepted => f.write_str("accepted (stored in the inbox)"),
             Self::Refused { status, code } => write!(f, "{} {code}", status.as_u16()),
             Self::Other { status, body } => write!(f, "{} {body}", status.as_u16()),
         }
@@ -447,7 +447,10 @@ mod tests {
         assert_eq!(ok(r#"{"status":"handled"}"#), Outcome::Handled);
         assert_eq!(ok(r#"{"status":"duplicate"}"#), Outcome::Duplicate);
         assert_eq!(ok(r#"{"status":"ignored"}"#), Outcome::Ignored);
-        assert_eq!(ok(r#"{"status":"accepted"}"#), Outcome::Accepted);
+        assert_eq!(
+            Outcome::from_parts(StatusCode::ACCEPTED, br#"{"status":"accepted"}"#),
+            Outcome::Accepted
+        );
         assert!(matches!(ok("ok"), Outcome::Other { .. }));
         assert_eq!(
             Outcome::from_parts(
