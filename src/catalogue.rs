@@ -89,7 +89,8 @@ macro_rules! open_enum {
 
 /// A provider's catalogue: one line per event name, the only place a name is written.
 ///
-/// Generates [`Event`](crate::event::Event) for each per-name type (`NAMES = &[name]`, decoded
+/// Generates [`Event`](crate::event::Event) and [`EventOf`](crate::event::EventOf) (of the
+/// provider named after `for`) for each per-name type (`NAMES = &[name]`, decoded
 /// with [`decode_json`](crate::event::decode_json)), the enum with one boxed variant per name
 /// plus `Unknown`, its `Event` impl (all names; `decode` dispatches on the name), `EventSet`,
 /// `Serialize`, `name()`, `as_unknown()` and `From<Type>`. With `as dyn Trait`, also `view()`:
@@ -97,13 +98,13 @@ macro_rules! open_enum {
 macro_rules! catalogue {
     (
         $(#[$meta:meta])*
-        pub enum $enum:ident as $view:ty {
+        pub enum $enum:ident for $provider:ty as $view:ty {
             $( $(#[$vmeta:meta])* $variant:ident = $name:literal, )+
         }
     ) => {
         catalogue! {
             $(#[$meta])*
-            pub enum $enum {
+            pub enum $enum for $provider {
                 $( $(#[$vmeta])* $variant = $name, )+
             }
         }
@@ -120,7 +121,7 @@ macro_rules! catalogue {
     };
     (
         $(#[$meta:meta])*
-        pub enum $enum:ident {
+        pub enum $enum:ident for $provider:ty {
             $( $(#[$vmeta:meta])* $variant:ident = $name:literal, )+
         }
     ) => {
@@ -132,6 +133,8 @@ macro_rules! catalogue {
                     $crate::event::decode_json(raw)
                 }
             }
+
+            impl $crate::event::EventOf<$provider> for $variant {}
 
             impl From<$variant> for $enum {
                 fn from(event: $variant) -> Self {
@@ -187,6 +190,12 @@ macro_rules! catalogue {
                     ))),
                 }
             }
+
+            fn from_unknown(
+                event: $crate::event::UnknownEvent,
+            ) -> Result<Self, $crate::event::UnknownEvent> {
+                Ok(Self::Unknown(event))
+            }
         }
 
         /// Serializes as the event's JSON object (the variant's payload), and an unknown event
@@ -199,6 +208,8 @@ macro_rules! catalogue {
                 }
             }
         }
+
+        impl $crate::event::EventOf<$provider> for $enum {}
 
         impl $crate::event::EventSet for $enum {
             fn unknown(event: $crate::event::UnknownEvent) -> Self {

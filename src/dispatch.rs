@@ -19,7 +19,7 @@ use tower_service::Service;
 use crate::{
     body::ResponseBody,
     delivery::Delivery,
-    event::{Event, UnknownEvent, UnknownReason},
+    event::{Event, EventOf, UnknownEvent, UnknownReason},
     future::{BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, config_methods},
     provider::Provider,
@@ -31,6 +31,11 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler's future may return: `()`, or `Result<(), E>` for any error convertible into
 /// a [`BoxError`] (including `anyhow::Error`, `std::io::Error`, `String`).
+#[diagnostic::on_unimplemented(
+    message = "a webhook handler's future cannot return `{Self}`",
+    label = "the handler's future returns `{Self}`",
+    note = "a handler's future returns `()` (200) or `Result<(), E>` with `E: Into<BoxError>` such as `std::io::Error`, `anyhow::Error` or `String` (`Err` is 500 and the sender retries)"
+)]
 pub trait HandlerOutput: Send + 'static {
     /// `Err` answers 500 and releases the key.
     fn into_result(self) -> Result<(), BoxError>;
@@ -48,10 +53,46 @@ impl<E: Into<BoxError> + Send + 'static> HandlerOutput for Result<(), E> {
     }
 }
 
+/// The markers that tell the [`Handler`] shapes apart (its `M` parameter).
+///
+/// You never name them: the compiler picks the one that fits your closure's arguments. They
+/// are distinct types (not tuples of the argument types) so that `(event, Delivery)` and
+/// `(event, state)` never overlap, whatever the state type.
+pub mod handler_shape {
+    /// `|event| async { .. }`.
+    #[derive(Debug)]
+    pub enum Event {}
+    /// `|event, delivery: Delivery| async { .. }`.
+    #[derive(Debug)]
+    pub enum EventDelivery {}
+    /// `|event, state| async { .. }`.
+    #[derive(Debug)]
+    pub enum EventState {}
+    /// `|event, delivery: Delivery, state| async { .. }`.
+    #[derive(Debug)]
+    pub enum EventDeliveryState {}
+}
+
 /// An async function that handles events of type `T`, with app state `S`.
 ///
-/// Implemented for closures `Fn(T)`, `Fn(T, Delivery)` and `Fn(T, Delivery, S)` returning a
-/// future of a [`HandlerOutput`]. `M` is a marker that tells those shapes apart.
+/// Implemented for closures and `async fn`s of four shapes, whose future returns a
+/// [`HandlerOutput`] (`()` or `Result<(), E>`) and is `Send + 'static`:
+///
+/// | arguments | example |
+/// | --- | --- |
+/// | `(event)` | `\|e: zernio::PostPublished\| async move { .. }` |
+/// | `(event, Delivery)` | `\|e: zernio::PostPublished, d: Delivery\| async move { .. }` |
+/// | `(event, state)` | `\|e: zernio::PostPublished, app: App\| async move { .. }` |
+/// | `(event, Delivery, state)` | `\|e: zernio::PostPublished, d: Delivery, app: App\| async move { .. }` |
+///
+/// `M` is a [marker](handler_shape) that tells those shapes apart; the compiler infers it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a webhook handler (with state `{S}`)",
+    label = "not a webhook handler",
+    note = "a handler is an async closure or `async fn` taking `(event)`, `(event, Delivery)`, `(event, state)` or `(event, Delivery, state)`, where the state is `{S}`",
+    note = "its future must be `Send + 'static` and return `()` or `Result<(), E>` with `E: Into<hookgate::BoxError>`",
+    note = "a closure must return a future (`|e: zernio::PostPublished| async move {{ .. }}`, not `|e| {{ .. }}`), and its event's type must be written out"
+)]
 pub trait Handler<T, S, M>: Send + Sync + 'static {
     /// Runs the handler.
     fn call(
@@ -62,7 +103,7 @@ pub trait Handler<T, S, M>: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<(), BoxError>>;
 }
 
-impl<F, Fut, T, S> Handler<T, S, (T,)> for F
+impl<F, Fut, T, S> Handler<T, S, handler_shape::Event> for F
 where
     F: Fn(T) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
@@ -74,7 +115,7 @@ where
     }
 }
 
-impl<F, Fut, T, S> Handler<T, S, (T, Delivery)> for F
+impl<F, Fut, T, S> Handler<T, S, handler_shape::EventDelivery> for F
 where
     F: Fn(T, Delivery) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
@@ -86,7 +127,19 @@ where
     }
 }
 
-impl<F, Fut, T, S> Handler<T, S, (T, Delivery, S)> for F
+impl<F, Fut, T, S> Handler<T, S, handler_shape::EventState> for F
+where
+    F: Fn(T, S) -> Fut + Send + Sync + 'static,
+    Fut: Future + Send + 'static,
+    Fut::Output: HandlerOutput,
+{
+    fn call(&self, event: T, _: Delivery, state: S) -> BoxFuture<'static, Result<(), BoxError>> {
+        let future = self(event, state);
+        Box::pin(async move { future.await.into_result() })
+    }
+}
+
+impl<F, Fut, T, S> Handler<T, S, handler_shape::EventDeliveryState> for F
 where
     F: Fn(T, Delivery, S) -> Fut + Send + Sync + 'static,
     Fut: Future + Send + 'static,
@@ -125,6 +178,12 @@ pub enum BuildError {
     /// `on_any` was called twice.
     #[error("two catch-all handlers registered")]
     DuplicateCatchAll,
+    /// No handler, no catch-all and no fallback: the dispatcher would acknowledge every
+    /// delivery as `ignored` and run nothing (register one with `on`, `on_any` or `fallback`).
+    #[error(
+        "no handler registered: every delivery would be acknowledged and dropped (register one with `on`, `on_any` or `fallback`)"
+    )]
+    NoHandlers,
 }
 
 /// [`Webhooks`]: register an async closure per typed event, then mount the built
@@ -132,7 +191,8 @@ pub enum BuildError {
 ///
 /// Each delivery goes through the whole pipeline (read, verify, claim), then to the handler
 /// registered for its event name, which decodes its own typed event straight from the raw
-/// body. A handler takes the event, optionally the [`Delivery`], and optionally the app state:
+/// body. A handler takes the event, optionally the [`Delivery`], and optionally the app state
+/// (see [`Handler`] for the four shapes):
 ///
 /// ```
 /// # #[cfg(feature = "zernio")] {
@@ -181,8 +241,8 @@ impl<P: Provider> Webhooks<P, ()> {
 }
 
 impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
-    /// Like [`Webhooks::new`], with app state that handlers taking three arguments receive
-    /// (cloned per delivery: wrap large state in an `Arc`).
+    /// Like [`Webhooks::new`], with app state that handlers taking `(event, state)` or
+    /// `(event, Delivery, state)` receive (cloned per delivery: wrap large state in an `Arc`).
     pub fn with_state(provider: P, state: S) -> Self {
         Self {
             provider,
@@ -195,9 +255,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
     }
 
     /// Registers `handler` for the event type `T` (every name in `T::NAMES`).
+    ///
+    /// `T` must be an event of this provider ([`EventOf<P>`]): a handler for another
+    /// provider's event would never run, so it does not compile.
     pub fn on<T, M, H>(mut self, handler: H) -> Self
     where
-        T: Event,
+        T: EventOf<P>,
         H: Handler<T, S, M>,
     {
         self.handlers
@@ -207,10 +270,11 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
 
     /// Registers `handler` for every event name that has no handler of its own; `T` decodes
     /// whatever name it is given (like a provider's envelope type for Standard Webhooks, whose
-    /// event names are yours). A decode failure goes to the fallback, as drift.
+    /// event names are yours). A decode failure goes to the fallback, as drift. `T` must be an
+    /// event of this provider ([`EventOf<P>`]).
     pub fn on_any<T, M, H>(mut self, handler: H) -> Self
     where
-        T: Event,
+        T: EventOf<P>,
         H: Handler<T, S, M>,
     {
         self.any.push(typed(handler));
@@ -232,8 +296,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
 
     config_methods!();
 
-    /// Freezes the registrations into a service; refuses two handlers for one event name.
+    /// Freezes the registrations into a service; refuses two handlers for one event name, two
+    /// catch-alls, and a dispatcher with nothing registered at all ([`BuildError::NoHandlers`]).
     pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
+        if self.handlers.is_empty() && self.any.is_empty() && self.fallback.is_none() {
+            return Err(BuildError::NoHandlers);
+        }
         let mut routes = HashMap::new();
         for (type_name, names, handler) in self.handlers {
             if names.is_empty() {

@@ -32,12 +32,58 @@ pub trait Event: Sized + Send + 'static {
     fn accepts(name: &str) -> bool {
         Self::NAMES.contains(&name)
     }
+
+    /// Keeps an event that did not decode into this type, when the type has an unknown case of
+    /// its own: catalogue enums ([`EventSet`]) answer `Ok(Self::Unknown(event))`. By default
+    /// there is none and the event is handed back, as [`decode_verified`] returns it.
+    fn from_unknown(event: UnknownEvent) -> Result<Self, UnknownEvent> {
+        Err(event)
+    }
 }
+
+/// Ties an [`Event`] type to the provider `P` whose deliveries carry it.
+///
+/// [`Webhooks<P>`](crate::Webhooks) takes handlers only for `EventOf<P>` types, so a handler
+/// for another provider's event (`Webhooks::new(ayrshare).on(|_: zernio::PostPublished| ..)`),
+/// which could never run, does not compile. Every built-in payload type and catalogue enum is
+/// an event of its own provider; [`standard::Message<T>`](crate::standard::Message) is an event
+/// of [`Standard`](crate::standard::Standard) for every payload `T`. For a type of your own,
+/// one empty impl per provider that sends it is enough:
+///
+/// ```
+/// # #[cfg(feature = "standard")] {
+/// use hookgate::{event::{DecodeError, Event, EventOf, decode_json}, standard::Standard};
+///
+/// /// Any `invoice.*` event, top-level fields only (a "squashed" Standard Webhooks payload).
+/// #[derive(serde::Deserialize)]
+/// struct Invoice { id: String }
+///
+/// impl Event for Invoice {
+///     const NAMES: &'static [&'static str] = &["invoice.paid", "invoice.voided"];
+///     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
+///         decode_json(raw)
+///     }
+/// }
+///
+/// impl EventOf<Standard> for Invoice {}
+/// # }
+/// ```
+///
+/// [`UnknownEvent`] is not tied to a provider: the fallback of every `Webhooks` takes it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an event of provider `{P}`",
+    label = "a handler for this event would never run on a `Webhooks<{P}>`",
+    note = "the handlers of a `Webhooks<{P}>` take `{P}`'s event types (the help below names the provider `{Self}` belongs to, if any)",
+    note = "a type of your own becomes an event of `{P}` with `impl EventOf<{P}> for YourType {{}}`"
+)]
+pub trait EventOf<P: ?Sized>: Event {}
 
 /// A provider's whole catalogue as one enum, with an unknown case that never fails.
 ///
-/// `Verified<E>` (the axum extractor) and [`decode_or_unknown`] use it: a known event decodes
-/// to its variant, anything else becomes the unknown case with the raw JSON.
+/// [`decode_or_unknown`] uses it: a known event decodes to its variant, anything else becomes
+/// the unknown case with the raw JSON. An implementation also overrides
+/// [`Event::from_unknown`] to answer `Ok(Self::unknown(event))`, so that `Verified<E>` (the
+/// axum extractor) and [`decode_verified`] keep unknown events in it too.
 pub trait EventSet: Event {
     /// Wraps an event that did not decode into a typed variant.
     fn unknown(event: UnknownEvent) -> Self;
@@ -48,24 +94,30 @@ pub trait EventSet: Event {
 /// A name `E` does not [accept](Event::accepts) gives [`UnknownReason::UnknownName`]; a known
 /// name whose fields do not fit gives [`UnknownReason::Drifted`] and a `tracing` warning.
 pub fn decode_or_unknown<E: EventSet>(name: &str, raw: &Bytes) -> E {
-    if !E::accepts(name) {
-        return E::unknown(UnknownEvent::new(
-            name,
-            raw.clone(),
-            UnknownReason::UnknownName,
-        ));
-    }
-    match E::decode(name, raw) {
-        Ok(event) => event,
-        Err(error) => {
-            tracing::warn!(event = name, %error, "known event did not fit its model; delivered as unknown");
-            E::unknown(UnknownEvent::new(
-                name,
-                raw.clone(),
-                UnknownReason::Drifted(error),
-            ))
+    decode_verified::<E>(name, raw).unwrap_or_else(E::unknown)
+}
+
+/// Decodes a verified body into any [`Event`] type: the typed event, or the [`UnknownEvent`]
+/// when it is not one of `E`'s events or does not fit.
+///
+/// A name `E` does not [accept](Event::accepts) gives [`UnknownReason::UnknownName`] (for a
+/// single event type such as `zernio::PostPublished`, that is every other name of the
+/// provider); a name it accepts whose fields do not fit gives [`UnknownReason::Drifted`] and a
+/// `tracing` warning. A type with an unknown case of its own (a catalogue enum, see
+/// [`Event::from_unknown`]) keeps the unknown event there and never fails.
+pub fn decode_verified<E: Event>(name: &str, raw: &Bytes) -> Result<E, UnknownEvent> {
+    let unknown = if !E::accepts(name) {
+        UnknownEvent::new(name, raw.clone(), UnknownReason::UnknownName)
+    } else {
+        match E::decode(name, raw) {
+            Ok(event) => return Ok(event),
+            Err(error) => {
+                tracing::warn!(event = name, %error, "known event did not fit its model; delivered as unknown");
+                UnknownEvent::new(name, raw.clone(), UnknownReason::Drifted(error))
+            }
         }
-    }
+    };
+    E::from_unknown(unknown)
 }
 
 /// Decodes JSON into `T`, reporting the path of the field that failed.

@@ -1,6 +1,7 @@
 //! `Verified<E>`: the axum extractor for a delivery accepted by [`WebhookLayer`](crate::WebhookLayer).
 
 use axum_core::{
+    body::Body,
     extract::FromRequestParts,
     response::{IntoResponse, Response},
 };
@@ -8,15 +9,29 @@ use http::{StatusCode, request::Parts};
 
 use crate::{
     delivery::Delivery,
-    event::{EventSet, decode_or_unknown},
+    event::{Event, UnknownEvent, decode_verified},
+    rejection::Ack,
 };
 
 /// A verified, de-duplicated event and its [`Delivery`], for handlers behind
 /// [`WebhookLayer`](crate::WebhookLayer).
 ///
-/// `E` is a provider's catalogue enum (`zernio::Event`, `ayrshare::Event`): a known event
-/// decodes to its variant; an unknown name or a drifted payload decodes to the enum's unknown
-/// case with the raw JSON, never a rejection.
+/// `E` is any [`Event`] type:
+///
+/// - a provider's catalogue enum (`zernio::Event`, `ayrshare::Event`, `standard::Event`): a
+///   known event decodes to its variant; an unknown name or a drifted payload decodes to the
+///   enum's unknown case with the raw JSON, never a rejection;
+/// - one event type (`zernio::PostPublished`, a shared shape, your own type): when the
+///   delivery is another event, or is this event but does not fit the model, the route's
+///   handler could never take it, so the extractor answers **200 `{"status":"ignored"}`** and
+///   logs a WARN ([`VerifiedRejection::NotThisEvent`]), exactly as a [`Webhooks`](crate::Webhooks)
+///   dispatcher does with an event that has no handler and no fallback. The layer then
+///   commits the key: the sender does not retry an event that would be refused again. Take
+///   the catalogue enum instead when you must see every event.
+///
+/// The [`Delivery`] stays in the request extensions (the extractor clones it: reference-counted
+/// fields, the raw body is not copied), so other extractors and middleware after it still
+/// find it.
 ///
 /// ```
 /// # #[cfg(feature = "zernio")] {
@@ -31,9 +46,18 @@ use crate::{
 ///     "ok"
 /// }
 ///
+/// // One event type per route: other events are acknowledged as `ignored`.
+/// async fn published(Verified { event, .. }: Verified<zernio::PostPublished>) {
+///     println!("published {}", event.post.id);
+/// }
+///
 /// # fn app() -> Result<Router, hookgate::keyring::KeyringError> {
 /// let app = Router::new()
-///     .route("/webhooks/zernio", post(handle).layer(WebhookLayer::new(Zernio::new(["secret"])?)));
+///     .route("/webhooks/zernio", post(handle).layer(WebhookLayer::new(Zernio::new(["secret"])?)))
+///     .route(
+///         "/webhooks/zernio/published",
+///         post(published).layer(WebhookLayer::new(Zernio::new(["secret"])?)),
+///     );
 /// # Ok(app) }
 /// # }
 /// ```
@@ -47,36 +71,63 @@ pub struct Verified<E> {
 
 impl<E, S> FromRequestParts<S> for Verified<E>
 where
-    E: EventSet,
+    E: Event,
     S: Send + Sync,
 {
-    type Rejection = MissingDelivery;
+    type Rejection = VerifiedRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let delivery = parts
             .extensions
-            .remove::<Delivery>()
-            .ok_or(MissingDelivery)?;
-        let event = decode_or_unknown::<E>(delivery.event(), delivery.raw());
-        Ok(Self { event, delivery })
+            .get::<Delivery>()
+            .cloned()
+            .ok_or(VerifiedRejection::MissingLayer)?;
+        match decode_verified::<E>(delivery.event(), delivery.raw()) {
+            Ok(event) => Ok(Self { event, delivery }),
+            Err(unknown) => {
+                tracing::warn!(
+                    provider = delivery.provider(),
+                    event = delivery.event(),
+                    key = delivery.key(),
+                    expected = std::any::type_name::<E>(),
+                    reason = ?unknown.reason(),
+                    "delivery is not this route's event type; acknowledged as ignored"
+                );
+                Err(VerifiedRejection::NotThisEvent(Box::new(unknown)))
+            }
+        }
     }
 }
 
-/// `Verified` was used on a route without [`WebhookLayer`](crate::WebhookLayer) (500: a
-/// configuration error, and the provider will retry once it is fixed).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("no verified delivery on this request: is WebhookLayer on this route?")]
-pub struct MissingDelivery;
+/// Why `Verified<E>` did not extract.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifiedRejection {
+    /// `Verified` was used on a route without [`WebhookLayer`](crate::WebhookLayer) (500: a
+    /// configuration error, and the provider will retry once it is fixed).
+    #[error("no verified delivery on this request: is WebhookLayer on this route?")]
+    MissingLayer,
+    /// The delivery is not an event of the single type `E`, or did not fit its model (200
+    /// `{"status":"ignored"}`, logged at WARN; the layer commits the key). The unknown event
+    /// holds the name, the raw body and the reason.
+    #[error("delivery `{}` is not this route's event type", .0.name())]
+    NotThisEvent(Box<UnknownEvent>),
+}
 
-impl IntoResponse for MissingDelivery {
+impl IntoResponse for VerifiedRejection {
     fn into_response(self) -> Response {
-        tracing::error!("Verified<_> used on a route without WebhookLayer");
-        let body = r#"{"error":"webhook layer missing","code":"missing_layer"}"#;
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            [(http::header::CONTENT_TYPE, "application/json")],
-            body,
-        )
-            .into_response()
+        match self {
+            Self::MissingLayer => {
+                tracing::error!("Verified<_> used on a route without WebhookLayer");
+                let body = r#"{"error":"webhook layer missing","code":"missing_layer"}"#;
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    body,
+                )
+                    .into_response()
+            }
+            Self::NotThisEvent(_) => Ack::Ignored.into_response().map(Body::new),
+        }
     }
 }

@@ -38,9 +38,11 @@ pub use http;
 
 pub use body::ResponseBody;
 pub use delivery::Delivery;
-pub use dispatch::{BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks};
+pub use dispatch::{
+    BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks, handler_shape,
+};
 #[cfg(feature = "axum")]
-pub use extract::{MissingDelivery, Verified};
+pub use extract::{Verified, VerifiedRejection};
 pub use future::{BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{

@@ -6,6 +6,12 @@
 //! where its event name and dedup key live in the verified body ([`Provider::envelope`]), and
 //! its typed event catalogue ([`Provider::Event`]). The pipeline (body limit, HMAC, dedup,
 //! decode, dispatch, status codes) is shared by all providers.
+//!
+#![doc = include_str!("../docs/custom-provider.md")]
+//!
+//! ```rust
+#![doc = include_str!("../examples/custom_provider.rs")]
+//! ```
 
 use std::{borrow::Cow, fmt, time::Duration, time::SystemTime};
 
@@ -13,7 +19,7 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 
 use crate::{
-    event::EventSet,
+    event::{EventOf, EventSet},
     keyring::{Keyring, Tags},
 };
 
@@ -23,8 +29,8 @@ pub trait Provider: Send + Sync + 'static {
     /// [`Delivery::provider`](crate::Delivery::provider).
     const NAME: &'static str;
 
-    /// The provider's catalogue enum, with its unknown case.
-    type Event: EventSet;
+    /// The provider's catalogue enum, with its unknown case; an event of this provider.
+    type Event: EventSet + EventOf<Self>;
 
     /// Headers that carry signatures: redacted in [`Delivery::headers`](crate::Delivery::headers)
     /// and never logged.

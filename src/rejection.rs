@@ -17,8 +17,20 @@
 //! | the service's buffered-bytes cap reached | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
-//! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
-//! expected signature; details go to `tracing`.
+//! Refusal bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or
+//! an expected signature; details go to `tracing`.
+//!
+//! A 2xx that hookgate answers itself says what happened, in `{"status":"..."}` (200, and 202
+//! for `accepted`):
+//!
+//! | body | meaning |
+//! | --- | --- |
+//! | `{"status":"handled"}` | a handler (typed, catch-all or fallback) ran and succeeded; the key is committed |
+//! | `{"status":"duplicate"}` | the key was already handled: no handler ran |
+//! | `{"status":"ignored"}` | verified, but no handler took it (no handler and no fallback, or a `Verified<E>` route for another event type); the key is committed |
+//! | `{"status":"accepted"}` | stored in a durable inbox, handled later by a worker |
+//!
+//! In tests, `testing::Outcome` (feature `testing`) reads these bodies.
 
 use std::time::Duration;
 
@@ -160,14 +172,16 @@ fn retry_after_secs(retry_after: Duration) -> HeaderValue {
     HeaderValue::from(secs.max(1))
 }
 
-/// A 200 answer hookgate gives itself, with a fixed JSON body naming the outcome.
+/// A 200 answer hookgate gives itself, with a fixed JSON body naming the outcome:
+/// `{"status":"handled"}`, `{"status":"duplicate"}` or `{"status":"ignored"}` (see the
+/// [module docs](self) for what each means; `testing::Outcome` reads them in tests).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Ack {
-    /// A handler ran and succeeded.
+    /// A handler ran and succeeded: `{"status":"handled"}`.
     Handled,
-    /// The key was already handled: the handler was not called again.
+    /// The key was already handled, the handler was not called again: `{"status":"duplicate"}`.
     Duplicate,
-    /// No handler and no fallback took the event.
+    /// No handler and no fallback took the event: `{"status":"ignored"}`.
     Ignored,
 }
 

@@ -417,6 +417,7 @@ async fn unknown_and_drifted_events_reach_the_fallback_with_raw_json() {
 #[tokio::test]
 async fn unknown_event_without_fallback_is_acknowledged() {
     let service = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .on(|_: zernio::WebhookTest| async {})
         .build()
         .unwrap();
     let url = start_plain(service).await;
@@ -580,6 +581,8 @@ impl hookgate::event::Event for AnyEvent {
     }
 }
 
+impl hookgate::event::EventOf<Zernio> for AnyEvent {}
+
 #[tokio::test]
 async fn catch_all_takes_names_without_their_own_handler() {
     let seen = Seen::default();
@@ -628,9 +631,28 @@ fn panics_in(headers: &http::HeaderMap, step: &str) -> bool {
     headers.get("x-panic").is_some_and(|v| v == step)
 }
 
+/// `PanickyProvider`'s catalogue: empty, every event is unknown.
+#[derive(Debug)]
+struct PanickyEvent(#[allow(dead_code)] UnknownEvent);
+
+impl hookgate::event::Event for PanickyEvent {
+    const NAMES: &'static [&'static str] = &[];
+    fn decode(_: &str, _: &[u8]) -> Result<Self, hookgate::event::DecodeError> {
+        Err(hookgate::event::DecodeError::custom("no typed events"))
+    }
+}
+
+impl hookgate::event::EventSet for PanickyEvent {
+    fn unknown(event: UnknownEvent) -> Self {
+        Self(event)
+    }
+}
+
+impl hookgate::event::EventOf<PanickyProvider> for PanickyEvent {}
+
 impl Provider for PanickyProvider {
     const NAME: &'static str = "panicky";
-    type Event = zernio::Event;
+    type Event = PanickyEvent;
 
     fn signature_headers(&self) -> &'static [http::HeaderName] {
         self.0.signature_headers()

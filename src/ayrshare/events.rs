@@ -506,7 +506,7 @@ catalogue! {
     ///
     /// The fields every event carries are readable without matching, through
     /// [`Event::common`].
-    pub enum Event as dyn Fields {
+    pub enum Event for crate::ayrshare::Ayrshare as dyn Fields {
         Scheduled = "scheduled",
         TikTokPublished = "scheduled/tikTokPublished",
         Social = "social",

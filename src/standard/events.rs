@@ -2,7 +2,11 @@
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
-use crate::event::{DecodeError, Event as EventTrait, EventSet, UnknownEvent, decode_json};
+use crate::event::{
+    DecodeError, Event as EventTrait, EventOf, EventSet, UnknownEvent, decode_json,
+};
+
+use super::Standard;
 
 /// A type of yours for the `data` of some event types: names the `type` values it decodes.
 ///
@@ -107,7 +111,15 @@ impl EventTrait for Event {
     fn accepts(_name: &str) -> bool {
         true
     }
+
+    fn from_unknown(event: UnknownEvent) -> Result<Self, UnknownEvent> {
+        Ok(Self::Unknown(event))
+    }
 }
+
+impl<T: Payload> EventOf<Standard> for Message<T> {}
+
+impl EventOf<Standard> for Event {}
 
 impl EventSet for Event {
     fn unknown(event: UnknownEvent) -> Self {

@@ -165,6 +165,8 @@ macro_rules! shared_payload {
             }
         }
 
+        impl $crate::event::EventOf<$crate::zernio::Zernio> for $shape {}
+
         $(
             $(#[$meta])*
             #[doc = ""]
