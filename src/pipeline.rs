@@ -21,11 +21,12 @@ use tracing::field::Empty;
 
 use crate::{
     body::ResponseBody,
-    dedup::{Claim, DedupKey, DedupStore, Lease, MemoryStore},
+    dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore},
     delivery::{Delivery, redact},
-    keyring::Verifier,
-    provider::{EnvelopeError, Provider},
+    keyring::{Match, Tenant, Verifier},
+    provider::{EnvelopeError, Provider, SignatureError},
     rejection::{Ack, Rejection},
+    secrets::{Plan, Refusal},
 };
 
 /// A source of the current time (injectable for tests of timestamp windows).
@@ -41,6 +42,8 @@ pub(crate) struct Config {
     pub(crate) dedup_ttl: Option<Duration>,
     pub(crate) store: Arc<dyn DedupStore>,
     pub(crate) clock: Clock,
+    /// The route's dedup namespace; `None`: the verifying secret's fingerprint.
+    pub(crate) namespace: Option<Arc<str>>,
 }
 
 /// Default body limit: 1 MiB.
@@ -63,6 +66,7 @@ impl Default for Config {
             dedup_ttl: None,
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemTime::now),
+            namespace: None,
         }
     }
 }
@@ -75,6 +79,7 @@ impl fmt::Debug for Config {
             .field("handler_timeout", &self.handler_timeout)
             .field("lease", &self.lease)
             .field("dedup_ttl", &self.dedup_ttl)
+            .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
 }
@@ -121,6 +126,22 @@ macro_rules! config_methods {
         /// the same `Arc`.
         pub fn store(mut self, store: impl crate::dedup::DedupStore) -> Self {
             self.config.store = std::sync::Arc::new(store);
+            self
+        }
+
+        /// The route's own dedup namespace, for routes of one provider that share a dedup store
+        /// (e.g. `"billing"` and `"shipping"`): keys of one namespace never suppress another's.
+        ///
+        /// By default a delivery's namespace is a one-way fingerprint of the secret that
+        /// verified it (the oldest one, when several of its tenant's secrets did): senders with
+        /// different secrets never share one, replicas with the same secrets agree, and a
+        /// dual-signed retry keeps it while a new secret is added in front. It changes when
+        /// the verifying secret is removed, so a delivery replayed after that could be handled
+        /// again (at-least-once: never lost, possibly repeated). A configured namespace is
+        /// stable across every rotation: set one when several routes share a store. Tenants
+        /// and providers are always part of the key besides.
+        pub fn namespace(mut self, namespace: impl Into<std::sync::Arc<str>>) -> Self {
+            self.config.namespace = Some(namespace.into());
             self
         }
 
@@ -257,6 +278,7 @@ impl Context {
                 )
             }
             Rejection::StoreUnavailable
+            | Rejection::SecretsUnavailable
             | Rejection::HandlerFailed
             | Rejection::HandlerPanicked
             | Rejection::HandlerTimeout => {
@@ -304,19 +326,58 @@ where
         Ok(signed) => signed,
         Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
     };
-    let mut verifier = provider.keyring().verifier(&signed.prefix);
-    let raw = match within(config.read_timeout, read(body, limit, &mut verifier)).await {
-        Ok(Ok(raw)) => raw,
-        Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
-        Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
-    };
-    match verifier.matches(&signed.tags) {
-        Some(key_index) => tracing::trace!(key_index, "signature verified"),
-        None => {
-            let mismatch = Rejection::Signature(crate::provider::SignatureError::Mismatch);
-            return Ok(context.refuse(mismatch));
+    let secrets = provider.secrets();
+    let (raw, verified) = match secrets.plan(&parts, P::TENANT_IN_BODY) {
+        Plan::Body => {
+            // The tenant is named in the body: read it whole, then verify with that tenant's
+            // keys only (the hint is checked by the verification itself).
+            let raw = match within(config.read_timeout, read(body, limit, None)).await {
+                Ok(Ok(raw)) => raw,
+                Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
+                Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
+            };
+            let Some(hint) = provider.tenant_hint(&raw) else {
+                let refused = Rejection::Signature(SignatureError::TenantRequired);
+                return Ok(context.refuse(refused));
+            };
+            let keys = match secrets.keys(Some(&hint)).await {
+                Ok(keys) => keys,
+                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
+            };
+            let mut verifier = keys.verifier(&signed.prefix);
+            verifier.update(&raw);
+            let verified = verifier.matched(&signed.tags).map(Verified::from);
+            (raw, verified)
         }
-    }
+        plan => {
+            let tenant = match plan {
+                Plan::Tenant(tenant) => Some(tenant),
+                Plan::Request(tenant) => Some(tenant),
+                Plan::AnyKey => None,
+                Plan::NoHint | Plan::Body => {
+                    let refused = Rejection::Signature(SignatureError::TenantRequired);
+                    return Ok(context.refuse(refused));
+                }
+            };
+            let keys = match secrets.keys(tenant).await {
+                Ok(keys) => keys,
+                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
+            };
+            let mut verifier = keys.verifier(&signed.prefix);
+            let raw =
+                match within(config.read_timeout, read(body, limit, Some(&mut verifier))).await {
+                    Ok(Ok(raw)) => raw,
+                    Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
+                    Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
+                };
+            let verified = verifier.matched(&signed.tags).map(Verified::from);
+            (raw, verified)
+        }
+    };
+    let Some(verified) = verified else {
+        return Ok(context.refuse(Rejection::Signature(SignatureError::Mismatch)));
+    };
+    tracing::trace!(tenant = verified.tenant.as_deref(), "signature verified");
     let Ok(text) = std::str::from_utf8(&raw) else {
         return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
     };
@@ -324,12 +385,42 @@ where
         Ok(envelope) => envelope,
         Err(error) => return Ok(context.refuse(Rejection::Envelope(error))),
     };
+    if let Some(tenant) = &verified.tenant
+        && let Some(named) = provider.envelope_tenant(&envelope)
+        && named != tenant.as_str()
+    {
+        tracing::warn!(
+            provider = P::NAME,
+            tenant = tenant.as_str(),
+            named,
+            "refused: verified by one tenant's secret, the body names another"
+        );
+        return Ok(Outcome::Rejected(Rejection::Signature(
+            SignatureError::TenantMismatch,
+        )));
+    }
     let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
         Some(key) => (key.into(), false),
         None => (const_hex::encode(Sha256::digest(&raw)).into(), true),
     };
     let event: Arc<str> = envelope.name.into();
-    let dedup_key = DedupKey::new(P::NAME, envelope.scope.as_deref(), &key);
+    let dedup_key = DedupKey::from_parts(
+        P::NAME,
+        &KeyParts {
+            tenant: verified.tenant.as_deref(),
+            namespace: match &config.namespace {
+                Some(namespace) => namespace.as_bytes(),
+                None => &verified.namespace,
+            },
+            scope: envelope.scope.as_deref(),
+            origin: if key_from_body_hash {
+                KeyOrigin::BodyHash
+            } else {
+                KeyOrigin::Sender
+            },
+            key: &key,
+        },
+    );
     let span = tracing::Span::current();
     span.record("event", &*event);
     span.record("key", &*key);
@@ -360,6 +451,7 @@ where
     let meta = provider.delivery_meta(&parts.headers);
     let delivery = Delivery {
         provider: P::NAME,
+        tenant: verified.tenant,
         event,
         key,
         key_from_body_hash,
@@ -422,9 +514,13 @@ async fn within<F: Future>(
     }
 }
 
-/// Reads the body up to `limit` bytes, feeding the verifier as chunks arrive. A body that
-/// arrives in one chunk is kept without a copy.
-async fn read<B>(body: B, limit: usize, verifier: &mut Verifier) -> Result<Bytes, Rejection>
+/// Reads the body up to `limit` bytes, feeding the verifier (if any) as chunks arrive. A body
+/// that arrives in one chunk is kept without a copy.
+async fn read<B>(
+    body: B,
+    limit: usize,
+    mut verifier: Option<&mut Verifier<'_>>,
+) -> Result<Bytes, Rejection>
 where
     B: Body,
     B::Error: fmt::Display,
@@ -446,7 +542,9 @@ where
         if total > limit {
             return Err(Rejection::PayloadTooLarge { limit });
         }
-        verifier.update(&chunk);
+        if let Some(verifier) = verifier.as_mut() {
+            verifier.update(&chunk);
+        }
         match (&mut first, &mut rest) {
             (None, _) => first = Some(chunk),
             (Some(head), None) => {
@@ -463,6 +561,39 @@ where
         (Some(head), None) => head,
         (None, None) => Bytes::new(),
     })
+}
+
+/// What verification established: the tenant (owned: it goes into the delivery) and the
+/// default dedup namespace.
+struct Verified {
+    tenant: Option<Tenant>,
+    namespace: [u8; 16],
+}
+
+impl From<Match<'_>> for Verified {
+    #[inline]
+    fn from(matched: Match<'_>) -> Self {
+        Self {
+            tenant: matched.tenant().cloned(),
+            namespace: *matched.namespace(),
+        }
+    }
+}
+
+/// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged
+/// here, as the context says little), 503 for a failed source.
+fn refusal_to_rejection(refusal: Refusal) -> Rejection {
+    match refusal {
+        Refusal::NoHint => {
+            tracing::debug!("no tenant named; the keys are per tenant");
+            Rejection::Signature(SignatureError::TenantRequired)
+        }
+        Refusal::UnknownTenant => Rejection::Signature(SignatureError::UnknownTenant),
+        Refusal::Source(error) => {
+            tracing::error!(%error, "secret source failed");
+            Rejection::SecretsUnavailable
+        }
+    }
 }
 
 /// Holds a claim until it is committed or released; a delivery dropped mid-way (the client

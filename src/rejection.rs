@@ -12,7 +12,7 @@
 //! | body not sent in time | 408 |
 //! | not a JSON object, no discriminator | 400 |
 //! | handler error or panic | 500 (key released) |
-//! | handler timeout, dedup store unavailable | 503 |
+//! | handler timeout, dedup store or secret source unavailable | 503 |
 //! | method other than `POST` | 405 |
 //!
 //! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
@@ -60,6 +60,9 @@ pub enum Rejection {
     /// The dedup store failed (503).
     #[error("dedup store unavailable")]
     StoreUnavailable,
+    /// The secret source failed to give a tenant's secrets (503).
+    #[error("secrets unavailable")]
+    SecretsUnavailable,
     /// The handler returned an error (500, key released).
     #[error("handler failed")]
     HandlerFailed,
@@ -81,7 +84,9 @@ impl Rejection {
             Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable | Self::SecretsUnavailable | Self::HandlerTimeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,6 +102,7 @@ impl Rejection {
             Self::Envelope(e) => e.code(),
             Self::InFlight { .. } => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
+            Self::SecretsUnavailable => "secrets_unavailable",
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",

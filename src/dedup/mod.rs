@@ -82,8 +82,14 @@ impl<T> fmt::Debug for StoreFuture<'_, T> {
     }
 }
 
-/// A delivery key, scoped by provider (and optionally a narrower scope), stored as a fixed-size
-/// digest: 16 bytes of SHA-256 over the provider name, the scope and the key.
+/// A delivery key, namespaced so that two senders can never suppress each other, stored as a
+/// fixed-size digest: 16 bytes of SHA-256 over every part of its namespace and the key.
+///
+/// The parts ([`KeyParts`]): the tenant whose secret verified the delivery, the provider, the
+/// route's namespace, the provider's scope (Ayrshare's `refId`), whether the key is the
+/// sender's id or the body-hash fallback, and the key itself. Each part is length-prefixed
+/// (and optional parts flagged), so no choice of one part can reproduce another's bytes: a
+/// sender id equal to some body's hex hash never meets that body's key.
 ///
 /// Keys only ever come from signed content, so nobody but the sender chooses them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,14 +98,76 @@ pub struct DedupKey {
     digest: [u8; 16],
 }
 
+/// Where a delivery key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyOrigin {
+    /// The sender's own id for the event (Zernio `id`, Ayrshare `hookId`, `webhook-id`).
+    Sender,
+    /// The hex SHA-256 of the raw body, for a delivery without an id.
+    BodyHash,
+}
+
+/// Everything a [`DedupKey`] is namespaced by, besides the provider. Borrowed, so building a
+/// key allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyParts<'a> {
+    /// The tenant whose secret verified the delivery (`None` for a single-tenant keyring).
+    pub tenant: Option<&'a str>,
+    /// The route's namespace: the one configured on the service, or by default the
+    /// verifying secret's fingerprint (see [`Match::namespace`](crate::keyring::Match::namespace)).
+    pub namespace: &'a [u8],
+    /// A narrower scope inside the provider (Ayrshare's `refId`), if any.
+    pub scope: Option<&'a str>,
+    /// Whether `key` is the sender's id or the body hash.
+    pub origin: KeyOrigin,
+    /// The key itself.
+    pub key: &'a str,
+}
+
 impl DedupKey {
-    /// Scopes `key` to `provider` (and `scope`, like Ayrshare's `refId`, when given).
+    /// Scopes `key` (a sender's id) to `provider` (and `scope`, like Ayrshare's `refId`, when
+    /// given), with no tenant and an empty namespace. The pipeline uses
+    /// [`DedupKey::from_parts`].
     pub fn new(provider: &'static str, scope: Option<&str>, key: &str) -> Self {
-        let mut hash = Sha256::new();
-        for part in [provider, scope.unwrap_or(""), key] {
-            hash.update((part.len() as u64).to_le_bytes());
-            hash.update(part.as_bytes());
+        Self::from_parts(
+            provider,
+            &KeyParts {
+                tenant: None,
+                namespace: b"",
+                scope,
+                origin: KeyOrigin::Sender,
+                key,
+            },
+        )
+    }
+
+    /// The key of `parts` for `provider`: one SHA-256 over the length-prefixed parts.
+    #[inline]
+    pub fn from_parts(provider: &'static str, parts: &KeyParts<'_>) -> Self {
+        fn part(hash: &mut Sha256, bytes: &[u8]) {
+            hash.update((bytes.len() as u64).to_le_bytes());
+            hash.update(bytes);
         }
+        fn optional(hash: &mut Sha256, bytes: Option<&[u8]>) {
+            match bytes {
+                None => hash.update([0u8]),
+                Some(bytes) => {
+                    hash.update([1u8]);
+                    part(hash, bytes);
+                }
+            }
+        }
+        let mut hash = Sha256::new();
+        hash.update(b"hookgate dedup v2");
+        hash.update([match parts.origin {
+            KeyOrigin::Sender => 1u8,
+            KeyOrigin::BodyHash => 2u8,
+        }]);
+        optional(&mut hash, parts.tenant.map(str::as_bytes));
+        part(&mut hash, provider.as_bytes());
+        part(&mut hash, parts.namespace);
+        optional(&mut hash, parts.scope.map(str::as_bytes));
+        part(&mut hash, parts.key.as_bytes());
         let full = hash.finalize();
         let mut digest = [0u8; 16];
         digest.copy_from_slice(&full[..16]);
@@ -269,6 +337,89 @@ mod tests {
         assert_ne!(
             DedupKey::new("p", Some("ab"), "c").digest(),
             DedupKey::new("p", Some("a"), "bc").digest()
+        );
+        // No scope and an empty scope are different scopes.
+        assert_ne!(
+            DedupKey::new("p", None, "k").digest(),
+            DedupKey::new("p", Some(""), "k").digest()
+        );
+    }
+
+    // Issue 11: the namespace was only the provider's name.
+    #[test]
+    fn every_part_namespaces_the_key() {
+        let base = KeyParts {
+            tenant: Some("a"),
+            namespace: b"billing",
+            scope: None,
+            origin: KeyOrigin::Sender,
+            key: "evt_1",
+        };
+        let key = |parts: KeyParts<'_>| *DedupKey::from_parts("standard", &parts).digest();
+        let reference = key(base);
+        assert_eq!(reference, key(base));
+        for other in [
+            KeyParts {
+                tenant: Some("b"),
+                ..base
+            },
+            KeyParts {
+                tenant: None,
+                ..base
+            },
+            KeyParts {
+                namespace: b"shipping",
+                ..base
+            },
+            KeyParts {
+                namespace: b"",
+                ..base
+            },
+            KeyParts {
+                scope: Some("r"),
+                ..base
+            },
+            KeyParts {
+                origin: KeyOrigin::BodyHash,
+                ..base
+            },
+            KeyParts {
+                key: "evt_2",
+                ..base
+            },
+        ] {
+            assert_ne!(reference, key(other), "{other:?}");
+        }
+        assert_ne!(reference, *DedupKey::from_parts("zernio", &base).digest());
+        // Moving bytes between the tenant and the namespace changes the digest.
+        assert_ne!(
+            key(KeyParts {
+                tenant: Some("ab"),
+                namespace: b"c",
+                ..base
+            }),
+            key(KeyParts {
+                tenant: Some("a"),
+                namespace: b"bc",
+                ..base
+            })
+        );
+    }
+
+    // Issue 11: body-hash keys live apart from sender-given ids.
+    #[test]
+    fn a_sender_id_equal_to_a_body_hash_is_another_key() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let parts = |origin| KeyParts {
+            tenant: None,
+            namespace: b"",
+            scope: None,
+            origin,
+            key: hash,
+        };
+        assert_ne!(
+            DedupKey::from_parts("zernio", &parts(KeyOrigin::Sender)),
+            DedupKey::from_parts("zernio", &parts(KeyOrigin::BodyHash))
         );
     }
 }
