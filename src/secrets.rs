@@ -233,7 +233,7 @@ impl Secrets {
             TenantFrom::Auto => match &self.keys {
                 Keys::Static(keyring) if !many(keyring.len()) || !body_hint => Plan::AnyKey,
                 Keys::Rotating(_) if !body_hint => Plan::AnyKey,
-                Keys::Rotating(rotating) if !many(rotating.current().len()) => Plan::AnyKey,
+                Keys::Rotating(rotating) if !many(rotating.current.load().len()) => Plan::AnyKey,
                 Keys::Source(_) if !body_hint => Plan::NoHint,
                 _ => Plan::Body,
             },

@@ -38,9 +38,12 @@ use support::serve;
 const PROFILE_A: &str = "9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b1d";
 const PROFILE_B: &str = "0d2f4a6c8e0b1d9f2c4e1a7b3d5f60812a4c6e8b";
 
-/// What the handlers saw: (route, tenant, key) per call.
+/// One handler call: (route, tenant, key).
+type Call = (String, Option<String>, String);
+
+/// What the handlers saw.
 #[derive(Clone, Default)]
-struct Seen(Arc<Mutex<Vec<(String, Option<String>, String)>>>);
+struct Seen(Arc<Mutex<Vec<Call>>>);
 
 impl Seen {
     fn record(&self, route: &str, delivery: &Delivery) {
@@ -51,7 +54,7 @@ impl Seen {
         ));
     }
 
-    fn calls(&self) -> Vec<(String, Option<String>, String)> {
+    fn calls(&self) -> Vec<Call> {
         self.0.lock().unwrap().clone()
     }
 }
@@ -114,7 +117,10 @@ async fn forged_then_real(keyring: Keyring, forged_code: &str) {
     let forged = ayrshare_body(PROFILE_B, "hk_shared");
     let (status, body) = post_ayrshare(&url, "secret-a", &forged).await;
     assert_eq!((status, body["code"].as_str()), (401, Some(forged_code)));
-    assert!(seen.calls().is_empty(), "the forged event reached a handler");
+    assert!(
+        seen.calls().is_empty(),
+        "the forged event reached a handler"
+    );
 
     // B's real delivery with the same hookId is handled, as B's.
     let (status, body) = post_ayrshare(&url, "secret-b", &forged).await;
@@ -237,10 +243,18 @@ async fn two_standard_routes_sharing_a_store_both_handle_a_colliding_id() {
     for (route, standard) in [("billing", &billing), ("shipping", &shipping)] {
         let url = format!("http://{addr}/{route}");
         let (status, body) = post_standard(&url, standard, "msg_1", ts).await;
-        assert_eq!((status, &body["status"]), (200, &"handled".into()), "{route}");
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &"handled".into()),
+            "{route}"
+        );
         // Each route still de-duplicates its own retries.
         let (status, body) = post_standard(&url, standard, "msg_1", ts + 1).await;
-        assert_eq!((status, &body["status"]), (200, &"duplicate".into()), "{route}");
+        assert_eq!(
+            (status, &body["status"]),
+            (200, &"duplicate".into()),
+            "{route}"
+        );
     }
     let routes: Vec<String> = seen.calls().into_iter().map(|c| c.0).collect();
     assert_eq!(routes, ["billing", "shipping"]);
@@ -321,7 +335,10 @@ async fn two_zernio_accounts_sharing_a_store_both_handle_a_colliding_id() {
     let body = r#"{"id":"evt_1","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}"#;
     let one = post_zernio(&format!("http://{addr}/one"), "account-one", body).await;
     let two = post_zernio(&format!("http://{addr}/two"), "account-two", body).await;
-    assert_eq!((one.1["status"].as_str(), two.1["status"].as_str()), (Some("handled"), Some("handled")));
+    assert_eq!(
+        (one.1["status"].as_str(), two.1["status"].as_str()),
+        (Some("handled"), Some("handled"))
+    );
     assert_eq!(seen.calls().len(), 2);
 }
 
@@ -335,7 +352,8 @@ async fn a_body_hash_key_and_an_id_equal_to_that_hash_do_not_collide() {
     );
     let url = format!("http://{}/z", serve(app).await);
     // No id: the key is the body's hex SHA-256.
-    let without_id = r#"{"event":"webhook.test","message":"no id","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    let without_id =
+        r#"{"event":"webhook.test","message":"no id","timestamp":"2026-09-01T12:00:00.000Z"}"#;
     let hash = const_hex_sha256(without_id.as_bytes());
     let (_, body) = post_zernio(&url, "s", without_id).await;
     assert_eq!(body["status"], "handled");
@@ -375,19 +393,27 @@ async fn a_rotating_keyring_changes_without_rebuilding_the_service() {
         serve(Router::new().route_service("/z", service)).await
     );
     let body = |id: &str| {
-        format!(r#"{{"id":"{id}","event":"webhook.test","message":"m","timestamp":"2026-09-01T12:00:00.000Z"}}"#)
+        format!(
+            r#"{{"id":"{id}","event":"webhook.test","message":"m","timestamp":"2026-09-01T12:00:00.000Z"}}"#
+        )
     };
     let code = |a: (u16, serde_json::Value)| (a.0, a.1["code"].as_str().map(str::to_owned));
 
     assert_eq!(post_zernio(&url, "old", &body("1")).await.0, 200);
-    assert_eq!(code(post_zernio(&url, "new", &body("2")).await), (401, Some("invalid_signature".into())));
+    assert_eq!(
+        code(post_zernio(&url, "new", &body("2")).await),
+        (401, Some("invalid_signature".into()))
+    );
     // Add the new secret in front: both verify.
     keys.rotate(Keyring::new(["new", "old"]).unwrap());
     assert_eq!(post_zernio(&url, "new", &body("3")).await.0, 200);
     assert_eq!(post_zernio(&url, "old", &body("4")).await.0, 200);
     // Remove the old one: only the new one verifies.
     keys.rotate(Keyring::new(["new"]).unwrap());
-    assert_eq!(code(post_zernio(&url, "old", &body("5")).await), (401, Some("invalid_signature".into())));
+    assert_eq!(
+        code(post_zernio(&url, "old", &body("5")).await),
+        (401, Some("invalid_signature".into()))
+    );
     assert_eq!(post_zernio(&url, "new", &body("6")).await.0, 200);
     assert_eq!(seen.calls().len(), 4);
 }
@@ -437,7 +463,10 @@ async fn a_source_of_a_thousand_tenants_costs_a_bounded_number_of_hmacs() {
         for i in 0..1000 {
             map.insert(
                 format!("customer-{i}"),
-                vec![whsec(&format!("current-{i}")), whsec(&format!("previous-{i}"))],
+                vec![
+                    whsec(&format!("current-{i}")),
+                    whsec(&format!("previous-{i}")),
+                ],
             );
         }
     }
@@ -458,7 +487,10 @@ async fn a_source_of_a_thousand_tenants_costs_a_bounded_number_of_hmacs() {
 
     // A forged request naming one of the 1000 tenants: one lookup, that tenant's two keys.
     let (status, body) = post_standard(&url("customer-500"), &forger, "msg_f", ts).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("invalid_signature")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("invalid_signature"))
+    );
     assert_eq!(source.lookups.load(Ordering::SeqCst), 1);
     assert_eq!(source.keys_handed_out.load(Ordering::SeqCst), 2);
     // The same again: cached, no lookup; the tenant's keys only (at most MAX_KEYS_PER_TENANT).
@@ -472,7 +504,10 @@ async fn a_source_of_a_thousand_tenants_costs_a_bounded_number_of_hmacs() {
     // An unknown tenant: one lookup, remembered as unknown.
     for _ in 0..3 {
         let (status, body) = post_standard(&url("nobody"), &forger, "msg_f", ts).await;
-        assert_eq!((status, body["code"].as_str()), (401, Some("unknown_tenant")));
+        assert_eq!(
+            (status, body["code"].as_str()),
+            (401, Some("unknown_tenant"))
+        );
     }
     assert_eq!(source.lookups.load(Ordering::SeqCst), 2);
 
@@ -488,10 +523,11 @@ async fn a_source_of_a_thousand_tenants_costs_a_bounded_number_of_hmacs() {
     assert_eq!(source.lookups.load(Ordering::SeqCst), 4);
 
     // A rotation in the source: the new secret is used once the cache entry is invalidated.
-    source.secrets.lock().unwrap().insert(
-        "customer-7".into(),
-        vec![whsec("rotated-7")],
-    );
+    source
+        .secrets
+        .lock()
+        .unwrap()
+        .insert("customer-7".into(), vec![whsec("rotated-7")]);
     let rotated = Standard::new([whsec("rotated-7")]).unwrap();
     let (status, _) = post_standard(&url("customer-7"), &rotated, "msg_3", ts).await;
     assert_eq!(status, 401, "still cached");
@@ -538,10 +574,15 @@ async fn a_source_without_a_tenant_in_the_request_costs_nothing() {
     let addr = serve(app).await;
     let acme = Standard::new([whsec("acme")]).unwrap();
     let (status, body) = post_standard(&format!("http://{addr}/auto"), &acme, "m1", now()).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("tenant_required")));
-    let (status, body) =
-        post_standard(&format!("http://{addr}/header"), &acme, "m1", now()).await;
-    assert_eq!((status, body["code"].as_str()), (401, Some("tenant_required")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("tenant_required"))
+    );
+    let (status, body) = post_standard(&format!("http://{addr}/header"), &acme, "m1", now()).await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (401, Some("tenant_required"))
+    );
     assert_eq!(source.lookups.load(Ordering::SeqCst), 0);
 
     // Named by the header: handled as acme.
@@ -584,6 +625,9 @@ async fn a_failing_source_answers_503() {
     let standard = Standard::from_raw_keys([b"k"]).unwrap();
     let (status, body) =
         post_standard(&format!("http://{addr}/hooks/acme"), &standard, "m", now()).await;
-    assert_eq!((status, body["code"].as_str()), (503, Some("secrets_unavailable")));
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("secrets_unavailable"))
+    );
     assert!(seen.calls().is_empty());
 }

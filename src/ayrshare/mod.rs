@@ -51,7 +51,7 @@
 //! (then the `refId` is checked); above that, or with a [secret source](crate::secrets), the
 //! body's `refId` chooses the one profile whose secrets are tried, so a forged request costs at
 //! most [`MAX_KEYS_PER_TENANT`](crate::keyring::MAX_KEYS_PER_TENANT) HMACs however many
-//! profiles there are.
+//! profiles there are (a body without a `refId` is then refused, 401 `tenant_required`).
 //!
 //! ```
 //! use hookgate::{
