@@ -41,7 +41,7 @@
 //! # Ok::<(), hookgate::keyring::KeyringError>(())
 //! ```
 
-use std::{borrow::Borrow, fmt, sync::Arc};
+use std::{borrow::Borrow, collections::HashMap, fmt, sync::Arc};
 
 use base64::Engine as _;
 use hmac::{
@@ -212,6 +212,7 @@ impl KeyringError {
         }
     }
 
+    #[cfg_attr(not(feature = "standard"), allow(dead_code))]
     pub(crate) fn invalid(index: usize, reason: &'static str) -> Self {
         Self::InvalidSecret {
             index,
@@ -323,7 +324,12 @@ struct Keys {
     fingerprints: Box<[[u8; 16]]>,
     /// In key order; contiguous ranges.
     tenants: Box<[TenantKeys]>,
+    /// Tenant id to its entry, for keyrings of many tenants (a lookup per delivery).
+    index: Option<HashMap<Tenant, usize>>,
 }
+
+/// From this many tenants on, a keyring indexes them in a hash map.
+const INDEX_FROM: usize = 8;
 
 impl Keys {
     /// The tenant entry holding key `position`.
@@ -427,11 +433,19 @@ impl Keyring {
                 short
             })
             .collect();
+        let index = (tenants.len() >= INDEX_FROM).then(|| {
+            tenants
+                .iter()
+                .enumerate()
+                .filter_map(|(i, t)| Some((t.tenant.clone()?, i)))
+                .collect()
+        });
         Self {
             inner: Arc::new(Keys {
                 keys: keys.into(),
                 fingerprints,
                 tenants: tenants.into(),
+                index,
             }),
         }
     }
@@ -450,6 +464,7 @@ impl Keyring {
                     end: keys.keys.len(),
                 }]
                 .into(),
+                index: None,
             }),
         }
     }
@@ -483,10 +498,19 @@ impl Keyring {
     }
 
     fn find(&self, tenant: &str) -> Option<&TenantKeys> {
-        self.inner
-            .tenants
-            .iter()
-            .find(|t| t.tenant.as_deref() == Some(tenant))
+        match &self.inner.index {
+            Some(index) => index.get(tenant).map(|&i| &self.inner.tenants[i]),
+            None => self
+                .inner
+                .tenants
+                .iter()
+                .find(|t| t.tenant.as_deref() == Some(tenant)),
+        }
+    }
+
+    /// The positions of `tenant`'s keys.
+    pub(crate) fn tenant_range(&self, tenant: &str) -> Option<(usize, usize)> {
+        self.find(tenant).map(|t| (t.start, t.end))
     }
 
     /// Starts checking one delivery against **every** key of the keyring: `prefix` is whatever
@@ -505,7 +529,7 @@ impl Keyring {
     }
 
     #[inline]
-    fn verifier_over(&self, start: usize, end: usize, prefix: &[u8]) -> Verifier<'_> {
+    pub(crate) fn verifier_over(&self, start: usize, end: usize, prefix: &[u8]) -> Verifier<'_> {
         let keys = &self.inner.keys[start..end];
         let (first, rest) = keys.split_first().expect("a tenant is never empty");
         let mut verifier = Verifier {
@@ -861,8 +885,9 @@ impl Tag {
     #[inline]
     pub fn from_hex(text: impl AsRef<[u8]>) -> Option<Self> {
         let text = text.as_ref().trim_ascii();
-        // `const_hex` would accept a `0x` prefix: check the digits ourselves.
-        if text.len() != 64 || !text.iter().all(u8::is_ascii_hexdigit) {
+        // `const_hex` strips a `0x` prefix before decoding: refuse one here (it validates
+        // every digit itself, and 64 characters are exactly 32 bytes).
+        if text.len() != 64 || matches!(text, [b'0', b'x' | b'X', ..]) {
             return None;
         }
         let mut out = [0u8; 32];

@@ -21,7 +21,7 @@ use tracing::field::Empty;
 
 use crate::{
     body::ResponseBody,
-    dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore},
+    dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
     delivery::{Delivery, redact},
     keyring::{Match, Tenant, Verifier},
     provider::{EnvelopeError, Provider, SignatureError},
@@ -409,8 +409,8 @@ where
         &KeyParts {
             tenant: verified.tenant.as_deref(),
             namespace: match &config.namespace {
-                Some(namespace) => namespace.as_bytes(),
-                None => &verified.namespace,
+                Some(namespace) => Namespace::Configured(namespace),
+                None => Namespace::Fingerprint(&verified.namespace),
             },
             scope: envelope.scope.as_deref(),
             origin: if key_from_body_hash {

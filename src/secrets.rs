@@ -279,15 +279,12 @@ impl Secrets {
                 None => return Err(Refusal::NoHint),
             },
         };
-        if tenant.is_none() && keyring.len() > MAX_KEYS_PER_REQUEST {
-            return Err(Refusal::NoHint);
-        }
-        if let Some(tenant) = tenant
-            && !keyring.has_tenant(tenant)
-        {
-            return Err(Refusal::UnknownTenant);
-        }
-        Ok(Selected { keyring, tenant })
+        let range = match tenant {
+            None if keyring.len() > MAX_KEYS_PER_REQUEST => return Err(Refusal::NoHint),
+            None => (0, keyring.len()),
+            Some(tenant) => keyring.tenant_range(tenant).ok_or(Refusal::UnknownTenant)?,
+        };
+        Ok(Selected { keyring, range })
     }
 }
 
@@ -354,22 +351,18 @@ impl std::ops::Deref for Held<'_> {
     }
 }
 
-/// The keys chosen for one delivery.
+/// The keys chosen for one delivery: positions `range` of the keyring.
 pub(crate) struct Selected<'a> {
     keyring: Held<'a>,
-    tenant: Option<&'a str>,
+    range: (usize, usize),
 }
 
 impl Selected<'_> {
     /// A verifier over the chosen keys.
+    #[inline]
     pub(crate) fn verifier(&self, prefix: &[u8]) -> crate::keyring::Verifier<'_> {
-        match self.tenant {
-            None => self.keyring.verifier(prefix),
-            Some(tenant) => self
-                .keyring
-                .tenant_verifier(tenant, prefix)
-                .expect("the tenant was checked when the keys were chosen"),
-        }
+        self.keyring
+            .verifier_over(self.range.0, self.range.1, prefix)
     }
 }
 
