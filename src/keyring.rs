@@ -12,7 +12,10 @@
 //! tenant: a delivery it verifies has no [`Tenant`]. [`Keyring::builder`] names tenants, so the
 //! tenant whose secret verified a delivery is known ([`Verifier::matched`]), becomes part of the
 //! delivery's dedup key and of its [`Delivery`](crate::Delivery), and a body that names another
-//! tenant is refused.
+//! tenant is refused. A provider verifies with [`Secrets`](crate::secrets::Secrets) made from a
+//! keyring, a keyring rotated at runtime, or your own per-tenant source; see
+//! [`secrets`](crate::secrets) for how a delivery's tenant is chosen, and why a request never
+//! costs more than [`MAX_KEYS_PER_TENANT`] (or, unhinted, [`MAX_KEYS_PER_REQUEST`]) HMACs.
 //!
 //! ```
 //! use hookgate::keyring::{Keyring, Tag};
@@ -417,6 +420,10 @@ impl Keyring {
     }
 
     /// A keyring of named tenants: `Keyring::builder().tenant("a", [..]).tenant("b", [..]).build()`.
+    ///
+    /// Name each tenant as its deliveries name it, where they do: for Ayrshare, the User
+    /// Profile's `refId` (a body naming another tenant than the one whose secret verified it is
+    /// refused).
     pub fn builder() -> KeyringBuilder {
         KeyringBuilder::default()
     }

@@ -346,7 +346,7 @@ where
             };
             let mut verifier = keys.verifier(&signed.prefix);
             verifier.update(&raw);
-            let verified = verifier.matched(&signed.tags).map(Verified::from);
+            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
             (raw, verified)
         }
         plan => {
@@ -370,7 +370,7 @@ where
                     Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
                     Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
                 };
-            let verified = verifier.matched(&signed.tags).map(Verified::from);
+            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
             (raw, verified)
         }
     };
@@ -565,12 +565,12 @@ where
 
 /// What verification established: the tenant (owned: it goes into the delivery) and the
 /// default dedup namespace.
-struct Verified {
+struct VerifiedBy {
     tenant: Option<Tenant>,
     namespace: [u8; 16],
 }
 
-impl From<Match<'_>> for Verified {
+impl From<Match<'_>> for VerifiedBy {
     #[inline]
     fn from(matched: Match<'_>) -> Self {
         Self {
