@@ -652,4 +652,66 @@ mod tests {
             Err(Refusal::UnknownTenant)
         ));
     }
+
+    /// Counts lookups; every tenant but `nobody` has one secret.
+    struct Counting(std::sync::atomic::AtomicUsize);
+
+    impl SecretSource for Counting {
+        fn keyring<'a>(
+            &'a self,
+            tenant: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Keyring>, SourceError>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(
+                async move { Ok((tenant != "nobody").then(|| Keyring::new([tenant]).unwrap())) },
+            )
+        }
+    }
+
+    #[tokio::test]
+    async fn the_cache_is_bounded_and_expires() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let counting = Arc::new(Counting(Default::default()));
+        struct Shared(Arc<Counting>);
+        impl SecretSource for Shared {
+            fn keyring<'a>(
+                &'a self,
+                tenant: &'a str,
+            ) -> BoxFuture<'a, Result<Option<Keyring>, SourceError>> {
+                self.0.keyring(tenant)
+            }
+        }
+        let count = || counting.0.load(SeqCst);
+        // Capacity 2: a third tenant evicts the least recently used.
+        let cache = CachedSource::with_options(
+            Shared(counting.clone()),
+            CacheOptions::default().capacity(2),
+        );
+        let keyring = cache.get("a").await.unwrap().unwrap();
+        assert_eq!(keyring.tenants().next().map(Tenant::as_str), Some("a"));
+        cache.get("b").await.unwrap();
+        cache.get("a").await.unwrap();
+        assert_eq!(count(), 2);
+        cache.get("c").await.unwrap(); // evicts b
+        cache.get("a").await.unwrap();
+        assert_eq!(count(), 3);
+        cache.get("b").await.unwrap();
+        assert_eq!(count(), 4);
+        // Unknown tenants are remembered too, and forgotten on request.
+        assert!(cache.get("nobody").await.unwrap().is_none());
+        assert!(cache.get("nobody").await.unwrap().is_none());
+        assert_eq!(count(), 5);
+        cache.invalidate("nobody");
+        assert!(cache.get("nobody").await.unwrap().is_none());
+        assert_eq!(count(), 6);
+        // A TTL of zero keeps nothing.
+        let uncached = CachedSource::with_options(
+            Shared(counting.clone()),
+            CacheOptions::default().ttl(Duration::ZERO),
+        );
+        uncached.get("a").await.unwrap();
+        uncached.get("a").await.unwrap();
+        assert_eq!(count(), 8);
+        assert!(format!("{cache:?}").contains("cached: 2"), "{cache:?}");
+    }
 }
