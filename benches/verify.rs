@@ -36,7 +36,7 @@ fn verify(c: &mut Criterion) {
                     let signed = zernio
                         .signature(black_box(&headers), SystemTime::UNIX_EPOCH)
                         .unwrap();
-                    let mut verifier = zernio.keyring().verifier(&signed.prefix);
+                    let mut verifier = zernio.secrets().keyring().unwrap().verifier(&signed.prefix);
                     verifier.update(black_box(body));
                     assert_eq!(verifier.matches(&signed.tags), Some(0));
                 })

@@ -46,13 +46,13 @@ fn main() {
             let signed = zernio
                 .signature(black_box(&headers), SystemTime::UNIX_EPOCH)
                 .unwrap();
-            let mut verifier = zernio.keyring().verifier(&signed.prefix);
+            let mut verifier = zernio.secrets().keyring().unwrap().verifier(&signed.prefix);
             verifier.update(black_box(&body));
             assert_eq!(verifier.matches(&signed.tags), Some(0));
         };
         let offered = [Tag::from_hex(&tag).unwrap()];
         let hmac_only = || {
-            let mut verifier = zernio.keyring().verifier(b"");
+            let mut verifier = zernio.secrets().keyring().unwrap().verifier(b"");
             verifier.update(black_box(&body));
             assert_eq!(verifier.matches(black_box(&offered)), Some(0));
         };

@@ -19,6 +19,7 @@ use hookgate::{
     Delivery, Webhooks,
     event::{DecodeError, Event, EventOf, EventSet, UnknownEvent, decode_json},
     keyring::{Keyring, KeyringError, Tag, Tags},
+    secrets::Secrets,
     provider::{
         DeliveryMeta, Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError,
         Signed, parse_envelope, single_header,
@@ -42,7 +43,7 @@ static SIGNATURE_HEADERS: [HeaderName; 1] = [HeaderName::from_static(HEADER_SIGN
 /// rotation: a delivery verifies when any secret matches).
 #[derive(Debug, Clone)]
 pub struct Acme {
-    keyring: Keyring,
+    secrets: Secrets,
 }
 
 impl Acme {
@@ -53,7 +54,8 @@ impl Acme {
         K: AsRef<[u8]>,
     {
         Ok(Self {
-            keyring: Keyring::new(secrets)?,
+            // A static keyring; `Rotating` or a `CachedSource` (per tenant) also fit here.
+            secrets: Keyring::new(secrets)?.into(),
         })
     }
 }
@@ -74,8 +76,8 @@ impl Provider for Acme {
         &SIGNATURE_HEADERS
     }
 
-    fn keyring(&self) -> &Keyring {
-        &self.keyring
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     /// Runs on the headers before a byte of the body is read.
@@ -201,7 +203,8 @@ impl EventSet for AcmeEvent {
 /// A delivery as Acme sends it (what `hookgate::testing::Sign` does for the built-in providers).
 fn acme_request(acme: &Acme, event: &str, body: &str, delivery: &str) -> Request<Full<Bytes>> {
     let signed = [event.as_bytes(), b"."].concat();
-    let tag = acme.keyring().sign(&signed, body.as_bytes()).to_hex();
+    let keyring = acme.secrets().keyring().expect("a static keyring");
+    let tag = keyring.sign(&signed, body.as_bytes()).to_hex();
     Request::post("/webhooks/acme")
         .header("content-type", "application/json")
         .header(HEADER_EVENT, event)

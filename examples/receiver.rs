@@ -142,24 +142,27 @@ fn router(store: Arc<dyn DedupStore>, printer: Printer) -> Router {
     let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
 
     if let Some(secrets) = secrets("ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
+        // The error names the provider, the variable and the secret's position.
         let zernio = hookgate::zernio::Zernio::new(&secrets)
-            .unwrap_or_else(|e| fail(format_args!("ZERNIO_WEBHOOK_SECRET: {e}")));
+            .unwrap_or_else(|e| fail(e.in_variable("ZERNIO_WEBHOOK_SECRET")));
         app = app.route_service(
             "/webhooks/zernio",
             catalogue(zernio, store.clone(), printer),
         );
     }
     if let Some(secrets) = secrets("AYRSHARE_WEBHOOK_SECRET", "/webhooks/ayrshare") {
+        // The error names the provider, the variable and the secret's position.
         let ayrshare = hookgate::ayrshare::Ayrshare::new(&secrets)
-            .unwrap_or_else(|e| fail(format_args!("AYRSHARE_WEBHOOK_SECRET: {e}")));
+            .unwrap_or_else(|e| fail(e.in_variable("AYRSHARE_WEBHOOK_SECRET")));
         app = app.route_service(
             "/webhooks/ayrshare",
             catalogue(ayrshare, store.clone(), printer),
         );
     }
     if let Some(secrets) = secrets("STANDARD_WEBHOOK_SECRET", "/webhooks/standard") {
+        // The error names the provider, the variable and the secret's position.
         let standard = hookgate::standard::Standard::new(&secrets)
-            .unwrap_or_else(|e| fail(format_args!("STANDARD_WEBHOOK_SECRET: {e}")));
+            .unwrap_or_else(|e| fail(e.in_variable("STANDARD_WEBHOOK_SECRET")));
         // Standard Webhooks has no fixed catalogue: every well-formed envelope is typed.
         let dispatcher = Webhooks::with_state(standard, printer)
             .store(store.clone())

@@ -5,11 +5,14 @@ use std::{sync::Arc, time::SystemTime};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue};
 
-/// The context of one verified delivery: provider, event name, dedup key, time, the headers
+use crate::keyring::Tenant;
+
+/// The context of one verified delivery: provider, tenant, event name, dedup key, time, the headers
 /// (signature headers redacted) and the raw body exactly as received.
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub(crate) provider: &'static str,
+    pub(crate) tenant: Option<Tenant>,
     pub(crate) event: Arc<str>,
     pub(crate) key: Arc<str>,
     pub(crate) key_from_body_hash: bool,
@@ -24,6 +27,13 @@ impl Delivery {
     /// The provider's name (`zernio`, `ayrshare`, `standard`, ...).
     pub fn provider(&self) -> &'static str {
         self.provider
+    }
+
+    /// The tenant whose secret verified the delivery (an Ayrshare profile's `refId`, a
+    /// customer), or `None` for a keyring of one unnamed tenant
+    /// ([`Keyring::new`](crate::keyring::Keyring::new)).
+    pub fn tenant(&self) -> Option<&Tenant> {
+        self.tenant.as_ref()
     }
 
     /// The event name as routed (Zernio `event`, Ayrshare `action[/subAction]`, Standard `type`).

@@ -23,6 +23,7 @@ mod layer;
 mod pipeline;
 pub mod provider;
 pub mod rejection;
+pub mod secrets;
 
 #[cfg(feature = "ayrshare")]
 pub mod ayrshare;

@@ -22,11 +22,12 @@ use tracing::field::Empty;
 use crate::{
     body::ResponseBody,
     budget::{Budget, Reservation},
-    dedup::{Claim, DedupKey, DedupStore, Lease, MemoryStore},
+    dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
     delivery::{Delivery, redact},
-    keyring::Verifier,
-    provider::{EnvelopeError, Provider},
+    keyring::{Match, Tenant, Verifier},
+    provider::{EnvelopeError, Provider, SignatureError},
     rejection::{Ack, Rejection},
+    secrets::{Plan, Refusal},
 };
 
 /// A source of the current time (injectable for tests of timestamp windows).
@@ -44,6 +45,8 @@ pub(crate) struct Config {
     pub(crate) clock: Clock,
     /// Bytes of bodies buffered at once by every delivery of the service (and its clones).
     pub(crate) buffered: Arc<Budget>,
+    /// The route's dedup namespace; `None`: the verifying secret's fingerprint.
+    pub(crate) namespace: Option<Arc<str>>,
 }
 
 /// Default body limit: 1 MiB.
@@ -70,6 +73,7 @@ impl Default for Config {
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemTime::now),
             buffered: Arc::new(Budget::new(DEFAULT_MAX_BUFFERED_BYTES)),
+            namespace: None,
         }
     }
 }
@@ -83,6 +87,7 @@ impl fmt::Debug for Config {
             .field("lease", &self.lease)
             .field("dedup_ttl", &self.dedup_ttl)
             .field("max_buffered_bytes", &self.buffered.capacity())
+            .field("namespace", &self.namespace)
             .finish_non_exhaustive()
     }
 }
@@ -139,6 +144,22 @@ macro_rules! config_methods {
         /// the same `Arc`.
         pub fn store(mut self, store: impl crate::dedup::DedupStore) -> Self {
             self.config.store = std::sync::Arc::new(store);
+            self
+        }
+
+        /// The route's own dedup namespace, for routes of one provider that share a dedup store
+        /// (e.g. `"billing"` and `"shipping"`): keys of one namespace never suppress another's.
+        ///
+        /// By default a delivery's namespace is a one-way fingerprint of the secret that
+        /// verified it (the oldest one, when several of its tenant's secrets did): senders with
+        /// different secrets never share one, replicas with the same secrets agree, and a
+        /// dual-signed retry keeps it while a new secret is added in front. It changes when
+        /// the verifying secret is removed, so a delivery replayed after that could be handled
+        /// again (at-least-once: never lost, possibly repeated). A configured namespace is
+        /// stable across every rotation: set one when several routes share a store. Tenants
+        /// and providers are always part of the key besides.
+        pub fn namespace(mut self, namespace: impl Into<std::sync::Arc<str>>) -> Self {
+            self.config.namespace = Some(namespace.into());
             self
         }
 
@@ -298,6 +319,7 @@ impl Context {
                 )
             }
             Rejection::StoreUnavailable
+            | Rejection::SecretsUnavailable
             | Rejection::HandlerFailed
             | Rejection::HandlerPanicked
             | Rejection::HandlerTimeout => {
@@ -345,23 +367,70 @@ where
         Ok(signed) => signed,
         Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
     };
-    let mut verifier = provider.keyring().verifier(&signed.prefix);
     // Held until the delivery is answered: the body stays buffered while the handler runs.
     let mut reservation = Reservation::new(&config.buffered);
     let expected = declared.or(body.size_hint().exact());
-    let reading = read(body, limit, expected, &mut reservation, &mut verifier);
-    let raw = match within(config.read_timeout, reading).await {
-        Ok(Ok(raw)) => raw,
-        Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
-        Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
-    };
-    match verifier.matches(&signed.tags) {
-        Some(key_index) => tracing::trace!(key_index, "signature verified"),
-        None => {
-            let mismatch = Rejection::Signature(crate::provider::SignatureError::Mismatch);
-            return Ok(context.refuse(mismatch));
+    let secrets = provider.secrets();
+    let (raw, verified) = match secrets.plan(&parts, P::TENANT_IN_BODY) {
+        Plan::Body => {
+            // The tenant is named in the body: read it whole, then verify with that tenant's
+            // keys only (the hint is checked by the verification itself).
+            let raw = match within(
+                config.read_timeout,
+                read(body, limit, expected, &mut reservation, None),
+            )
+            .await
+            {
+                Ok(Ok(raw)) => raw,
+                Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
+                Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
+            };
+            let Some(hint) = provider.tenant_hint(&raw) else {
+                let refused = Rejection::Signature(SignatureError::TenantRequired);
+                return Ok(context.refuse(refused));
+            };
+            let keys = match secrets.keys(Some(&hint)).await {
+                Ok(keys) => keys,
+                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
+            };
+            let mut verifier = keys.verifier(&signed.prefix);
+            verifier.update(&raw);
+            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
+            (raw, verified)
         }
-    }
+        plan => {
+            let tenant = match plan {
+                Plan::Tenant(tenant) => Some(tenant),
+                Plan::Request(tenant) => Some(tenant),
+                Plan::AnyKey => None,
+                Plan::NoHint | Plan::Body => {
+                    let refused = Rejection::Signature(SignatureError::TenantRequired);
+                    return Ok(context.refuse(refused));
+                }
+            };
+            let keys = match secrets.keys(tenant).await {
+                Ok(keys) => keys,
+                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
+            };
+            let mut verifier = keys.verifier(&signed.prefix);
+            let raw = match within(
+                config.read_timeout,
+                read(body, limit, expected, &mut reservation, Some(&mut verifier)),
+            )
+            .await
+            {
+                Ok(Ok(raw)) => raw,
+                Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
+                Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
+            };
+            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
+            (raw, verified)
+        }
+    };
+    let Some(verified) = verified else {
+        return Ok(context.refuse(Rejection::Signature(SignatureError::Mismatch)));
+    };
+    tracing::trace!(tenant = verified.tenant.as_deref(), "signature verified");
     let Ok(text) = std::str::from_utf8(&raw) else {
         return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
     };
@@ -369,12 +438,42 @@ where
         Ok(envelope) => envelope,
         Err(error) => return Ok(context.refuse(Rejection::Envelope(error))),
     };
+    if let Some(tenant) = &verified.tenant
+        && let Some(named) = provider.envelope_tenant(&envelope)
+        && named != tenant.as_str()
+    {
+        tracing::warn!(
+            provider = P::NAME,
+            tenant = tenant.as_str(),
+            named,
+            "refused: verified by one tenant's secret, the body names another"
+        );
+        return Ok(Outcome::Rejected(Rejection::Signature(
+            SignatureError::TenantMismatch,
+        )));
+    }
     let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
         Some(key) => (key.into(), false),
         None => (const_hex::encode(Sha256::digest(&raw)).into(), true),
     };
     let event: Arc<str> = envelope.name.into();
-    let dedup_key = DedupKey::new(P::NAME, envelope.scope.as_deref(), &key);
+    let dedup_key = DedupKey::from_parts(
+        P::NAME,
+        &KeyParts {
+            tenant: verified.tenant.as_deref(),
+            namespace: match &config.namespace {
+                Some(namespace) => Namespace::Configured(namespace),
+                None => Namespace::Fingerprint(&verified.namespace),
+            },
+            scope: envelope.scope.as_deref(),
+            origin: if key_from_body_hash {
+                KeyOrigin::BodyHash
+            } else {
+                KeyOrigin::Sender
+            },
+            key: &key,
+        },
+    );
     let span = tracing::Span::current();
     span.record("event", &*event);
     span.record("key", &*key);
@@ -411,6 +510,7 @@ where
     let meta = provider.delivery_meta(&parts.headers);
     let delivery = Delivery {
         provider: P::NAME,
+        tenant: verified.tenant,
         event,
         key,
         key_from_body_hash,
@@ -473,7 +573,7 @@ async fn within<F: Future>(
     }
 }
 
-/// Reads the body up to `limit` bytes, feeding the verifier as chunks arrive and taking the
+/// Reads the body up to `limit` bytes, feeding the verifier (if any) as chunks arrive and taking the
 /// bytes it holds from `reservation` (503 when the service's budget has no room).
 ///
 /// A body that arrives in one chunk is kept as it came, without a copy. Otherwise the chunks
@@ -485,7 +585,7 @@ async fn read<B>(
     limit: usize,
     expected: Option<u64>,
     reservation: &mut Reservation<'_>,
-    verifier: &mut Verifier,
+    mut verifier: Option<&mut Verifier<'_>>,
 ) -> Result<Bytes, Rejection>
 where
     B: Body,
@@ -529,7 +629,9 @@ where
                     return Err(Rejection::Overloaded);
                 }
                 let chunk = data.copy_to_bytes(len);
-                verifier.update(&chunk);
+                if let Some(verifier) = verifier.as_mut() {
+                    verifier.update(&chunk);
+                }
                 Buffer::One(chunk)
             }
             Buffer::One(head) => {
@@ -542,7 +644,7 @@ where
                 let mut buf = Vec::with_capacity(capacity);
                 buf.extend_from_slice(&head);
                 drop(head);
-                copy_into(&mut buf, data, verifier);
+                copy_into(&mut buf, data, verifier.as_deref_mut());
                 Buffer::Many(buf)
             }
             Buffer::Many(mut buf) => {
@@ -552,7 +654,7 @@ where
                         grow(reservation, total, preferred).ok_or(Rejection::Overloaded)?;
                     buf.reserve_exact(capacity - buf.len());
                 }
-                copy_into(&mut buf, data, verifier);
+                copy_into(&mut buf, data, verifier.as_deref_mut());
                 Buffer::Many(buf)
             }
         };
@@ -566,13 +668,52 @@ where
 }
 
 /// Appends `data` to `buf` and feeds it to the verifier, without an intermediate copy.
-fn copy_into(buf: &mut Vec<u8>, mut data: impl bytes::Buf, verifier: &mut Verifier) {
+fn copy_into(
+    buf: &mut Vec<u8>,
+    mut data: impl bytes::Buf,
+    mut verifier: Option<&mut Verifier<'_>>,
+) {
     while data.has_remaining() {
         let chunk = data.chunk();
-        verifier.update(chunk);
+        if let Some(verifier) = verifier.as_mut() {
+            verifier.update(chunk);
+        }
         buf.extend_from_slice(chunk);
         let n = chunk.len();
         data.advance(n);
+    }
+}
+
+/// What verification established: the tenant (owned: it goes into the delivery) and the
+/// default dedup namespace.
+struct VerifiedBy {
+    tenant: Option<Tenant>,
+    namespace: [u8; 16],
+}
+
+impl From<Match<'_>> for VerifiedBy {
+    #[inline]
+    fn from(matched: Match<'_>) -> Self {
+        Self {
+            tenant: matched.tenant().cloned(),
+            namespace: *matched.namespace(),
+        }
+    }
+}
+
+/// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged
+/// here, as the context says little), 503 for a failed source.
+fn refusal_to_rejection(refusal: Refusal) -> Rejection {
+    match refusal {
+        Refusal::NoHint => {
+            tracing::debug!("no tenant named; the keys are per tenant");
+            Rejection::Signature(SignatureError::TenantRequired)
+        }
+        Refusal::UnknownTenant => Rejection::Signature(SignatureError::UnknownTenant),
+        Refusal::Source(error) => {
+            tracing::error!(%error, "secret source failed");
+            Rejection::SecretsUnavailable
+        }
     }
 }
 

@@ -20,7 +20,8 @@ use serde::{Deserialize, Deserializer, de::IgnoredAny};
 
 use crate::{
     event::{EventOf, EventSet},
-    keyring::{Keyring, Tags},
+    keyring::Tags,
+    secrets::Secrets,
 };
 
 /// A webhook sender's wire format.
@@ -36,8 +37,33 @@ pub trait Provider: Send + Sync + 'static {
     /// and never logged.
     fn signature_headers(&self) -> &'static [HeaderName];
 
-    /// The secrets to verify with.
-    fn keyring(&self) -> &Keyring;
+    /// Whether this provider's bodies name their tenant ([`Provider::tenant_hint`],
+    /// [`Provider::envelope_tenant`]); with [`TenantFrom::Auto`](crate::secrets::TenantFrom::Auto),
+    /// large keyrings and secret sources then take the tenant from the body.
+    const TENANT_IN_BODY: bool = false;
+
+    /// The secrets to verify with, and where a delivery's tenant is named. Build it from a
+    /// [`Keyring`](crate::keyring::Keyring) (`Secrets::from(keyring)`), a
+    /// [`Rotating`](crate::secrets::Rotating) keyring or a
+    /// [`CachedSource`](crate::secrets::CachedSource).
+    fn secrets(&self) -> &Secrets;
+
+    /// The tenant an **unverified** body names, to choose whose keys verify it (only with
+    /// [`TenantFrom::Body`](crate::secrets::TenantFrom::Body)). The body is untrusted here:
+    /// read one field, refuse nothing. Default: none.
+    fn tenant_hint<'a>(&self, body: &'a [u8]) -> Option<Cow<'a, str>> {
+        let _ = body;
+        None
+    }
+
+    /// The tenant a **verified** envelope names (Ayrshare: `refId`). When the delivery was
+    /// verified by a named tenant's secret and the envelope names another tenant, the delivery
+    /// is refused with [`SignatureError::TenantMismatch`] (401): one tenant's secret never
+    /// vouches for another tenant's events. Default: none (no check).
+    fn envelope_tenant<'e>(&self, envelope: &'e Envelope<'_>) -> Option<&'e str> {
+        let _ = envelope;
+        None
+    }
 
     /// Reads the signatures and any timestamp from the headers, before the body is read.
     ///
@@ -166,6 +192,16 @@ pub enum SignatureError {
     /// No secret of the keyring produced any offered signature.
     #[error("signature does not match")]
     Mismatch,
+    /// Verified with one tenant's secret, but the body names another tenant.
+    #[error("the body names another tenant than the one whose secret signed it")]
+    TenantMismatch,
+    /// The delivery names a tenant that has no secrets here.
+    #[error("unknown tenant")]
+    UnknownTenant,
+    /// The delivery names no tenant, and the secrets are per tenant (a source, or more keys
+    /// than one delivery may try).
+    #[error("no tenant named")]
+    TenantRequired,
 }
 
 impl SignatureError {
@@ -180,6 +216,9 @@ impl SignatureError {
             Self::TimestampTooOld => "timestamp_too_old",
             Self::TimestampInFuture => "timestamp_in_future",
             Self::Mismatch => "invalid_signature",
+            Self::TenantMismatch => "tenant_mismatch",
+            Self::UnknownTenant => "unknown_tenant",
+            Self::TenantRequired => "tenant_required",
         }
     }
 }

@@ -13,7 +13,7 @@
 //! | not a JSON object, no discriminator or an empty one | 400 |
 //! | handler error or panic | 500 (key released) |
 //! | a provider or dedup store implementation panicked | 500 |
-//! | handler timeout, dedup store unavailable | 503 |
+//! | handler timeout, dedup store or secret source unavailable | 503 |
 //! | the service's buffered-bytes cap reached | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
@@ -80,6 +80,9 @@ pub enum Rejection {
     /// deliveries are answered.
     #[error("too many bodies in flight; retry later")]
     Overloaded,
+    /// The secret source failed to give a tenant's secrets (503).
+    #[error("secrets unavailable")]
+    SecretsUnavailable,
     /// The handler returned an error (500, key released).
     #[error("handler failed")]
     HandlerFailed,
@@ -107,9 +110,10 @@ impl Rejection {
             Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable | Self::HandlerTimeout | Self::Overloaded => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::StoreUnavailable
+            | Self::SecretsUnavailable
+            | Self::HandlerTimeout
+            | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerFailed | Self::HandlerPanicked | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -128,6 +132,7 @@ impl Rejection {
             Self::InFlight { .. } => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
             Self::Overloaded => "overloaded",
+            Self::SecretsUnavailable => "secrets_unavailable",
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",

@@ -63,6 +63,19 @@ pub fn signed_request<P: Sign>(
     request
 }
 
+/// The tag of `body` with the current secret of `tenant` when the keyring has that tenant,
+/// else of the keyring's first tenant.
+#[cfg(any(feature = "zernio", feature = "ayrshare"))]
+fn tag(secrets: &crate::secrets::Secrets, tenant: Option<&str>, body: &[u8]) -> String {
+    let keyring = secrets
+        .current()
+        .expect("testing::Sign needs a static or rotating keyring: a secret source cannot sign");
+    tenant
+        .and_then(|tenant| keyring.sign_as(tenant, b"", body))
+        .unwrap_or_else(|| keyring.sign(b"", body))
+        .to_hex()
+}
+
 #[cfg(any(feature = "zernio", feature = "ayrshare"))]
 fn hex_header(value: String) -> http::HeaderValue {
     http::HeaderValue::try_from(value).expect("hex is a valid header value")
@@ -71,7 +84,7 @@ fn hex_header(value: String) -> http::HeaderValue {
 #[cfg(feature = "zernio")]
 impl Sign for crate::zernio::Zernio {
     fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
-        let tag = self.keyring().sign(b"", body).to_hex();
+        let tag = tag(self.secrets(), None, body);
         headers.insert(crate::zernio::HEADER_SIGNATURE, hex_header(tag.clone()));
         headers.insert(crate::zernio::HEADER_LEGACY_SIGNATURE, hex_header(tag));
     }
@@ -79,9 +92,12 @@ impl Sign for crate::zernio::Zernio {
 
 #[cfg(feature = "ayrshare")]
 impl Sign for crate::ayrshare::Ayrshare {
-    /// The legacy header, the `-V2` header with one `v1=` entry, and the current timestamp.
+    /// The legacy header, the `-V2` header with one `v1=` entry, and the current timestamp;
+    /// signed with the secret of the profile the body's `refId` names, when the keyring has
+    /// that tenant.
     fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
-        let tag = self.keyring().sign(b"", body).to_hex();
+        let tenant = self.tenant_hint(body);
+        let tag = tag(self.secrets(), tenant.as_deref(), body);
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());

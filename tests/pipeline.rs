@@ -657,8 +657,8 @@ impl Provider for PanickyProvider {
     fn signature_headers(&self) -> &'static [http::HeaderName] {
         self.0.signature_headers()
     }
-    fn keyring(&self) -> &Keyring {
-        self.0.keyring()
+    fn secrets(&self) -> &hookgate::secrets::Secrets {
+        self.0.secrets()
     }
     fn signature(
         &self,

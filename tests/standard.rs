@@ -75,7 +75,11 @@ fn verify_at(
     now: SystemTime,
 ) -> Result<Option<usize>, SignatureError> {
     let signed = standard.signature(h, now)?;
-    let mut verifier = standard.keyring().verifier(&signed.prefix);
+    let mut verifier = standard
+        .secrets()
+        .keyring()
+        .unwrap()
+        .verifier(&signed.prefix);
     for chunk in body.chunks(7) {
         verifier.update(chunk);
     }
@@ -430,14 +434,14 @@ fn secret_forms() {
         Standard::new(["whsec_%%%"]),
         Err(KeyringError::InvalidSecret { index: 0, .. })
     ));
-    assert_eq!(
+    assert!(matches!(
         Standard::new(["whsec_"]).unwrap_err(),
-        KeyringError::EmptySecret { index: 0 }
-    );
-    assert_eq!(
+        KeyringError::EmptySecret { index: 0, .. }
+    ));
+    assert!(matches!(
         Standard::from_raw_keys([b""]).unwrap_err(),
-        KeyringError::EmptySecret { index: 0 }
-    );
+        KeyringError::EmptySecret { index: 0, .. }
+    ));
     let raw = Standard::from_raw_keys([b"raw key bytes"]).unwrap();
     let expected = Standard::new(["whsec_cmF3IGtleSBieXRlcw=="]).unwrap();
     assert_eq!(raw.sign("a", 1, b"b"), expected.sign("a", 1, b"b"));

@@ -80,7 +80,11 @@ fn standard_verify(c: &mut Criterion) {
 
         let hookgate_verify = |headers: &HeaderMap, body: &[u8]| {
             let signed = standard.signature(headers, SystemTime::now()).unwrap();
-            let mut verifier = standard.keyring().verifier(&signed.prefix);
+            let mut verifier = standard
+                .secrets()
+                .keyring()
+                .unwrap()
+                .verifier(&signed.prefix);
             verifier.update(body);
             verifier.matches(&signed.tags)
         };

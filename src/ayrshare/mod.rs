@@ -36,8 +36,53 @@
 //! carries which tag, so it does not matter whether Ayrshare's legacy header holds the new or the
 //! old tag. Drop the previous secret after the 24 hours.
 //!
-//! Secrets are per User Profile. To serve several profiles from one route, put every profile's
-//! secret in the keyring (each costs one HMAC per delivery), or register one URL per profile.
+//! # Several User Profiles (tenants)
+//!
+//! Secrets are per User Profile. hookgate treats each profile as a **tenant** whose id is the
+//! profile's `refId` (the `refId` field of every webhook body; the `Profile-Key` is an API
+//! credential and never appears in a webhook). Give each profile its own entry, never one list
+//! of everybody's secrets: a list is one tenant, so profile A's secret would vouch for a body
+//! naming profile B, and that forgery would also use up B's `hookId`.
+//!
+//! With tenants, the profile whose secret verified a delivery is its
+//! [`Delivery::tenant`](crate::Delivery::tenant) and part of its dedup key, and a body whose
+//! `refId` names another profile is refused (401, code `tenant_mismatch`). By default a keyring
+//! of up to [`MAX_KEYS_PER_REQUEST`](crate::keyring::MAX_KEYS_PER_REQUEST) keys is tried whole
+//! (then the `refId` is checked); above that, or with a [secret source](crate::secrets), the
+//! body's `refId` chooses the one profile whose secrets are tried, so a forged request costs at
+//! most [`MAX_KEYS_PER_TENANT`](crate::keyring::MAX_KEYS_PER_TENANT) HMACs however many
+//! profiles there are (a body without a `refId` is then refused, 401 `tenant_required`).
+//!
+//! ```
+//! use hookgate::{
+//!     Delivery, Webhooks,
+//!     ayrshare::{self, Ayrshare},
+//!     keyring::Keyring,
+//! };
+//!
+//! # fn app() -> Result<axum::Router, Box<dyn std::error::Error>> {
+//! // One entry per User Profile: its refId, then its secrets (current first; during a
+//! // rotation, the previous one second).
+//! let keyring = Keyring::builder()
+//!     .tenant("9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b1d", ["profile-a-secret"])
+//!     .tenant("0d2f4a6c8e0b1d9f2c4e1a7b3d5f60812a4c6e8b", ["profile-b-new", "profile-b-old"])
+//!     .build()?;
+//! let webhooks = Webhooks::new(Ayrshare::with_keyring(keyring))
+//!     .on(|event: ayrshare::Scheduled, delivery: Delivery| async move {
+//!         let profile = delivery.tenant().expect("every entry is a named profile");
+//!         println!("post {:?} of profile {profile}", event.id);
+//!     })
+//!     .build()?;
+//! let app = axum::Router::new().route_service("/webhooks/ayrshare", webhooks);
+//! # Ok(app) }
+//! # app().unwrap();
+//! ```
+//!
+//! Profiles kept in a database, added and rotated at runtime: implement
+//! [`SecretSource`](crate::secrets::SecretSource) (the tenant it is asked for is a `refId`), wrap
+//! it in a [`CachedSource`](crate::secrets::CachedSource) and build the provider with
+//! [`Ayrshare::with_secrets`]; call [`CachedSource::invalidate`](crate::secrets::CachedSource::invalidate)
+//! when a profile's secret changes.
 //!
 //! # Timestamp
 //!
@@ -97,7 +142,8 @@
 //! );
 //!
 //! let signed = ayrshare.signature(&headers, SystemTime::now())?;
-//! let mut verifier = ayrshare.keyring().verifier(&signed.prefix);
+//! let keyring = ayrshare.secrets().keyring().expect("a static keyring");
+//! let mut verifier = keyring.verifier(&signed.prefix);
 //! verifier.update(body);
 //! // The current secret (position 0) signed it.
 //! assert_eq!(verifier.matches(&signed.tags), Some(0));
@@ -122,6 +168,7 @@ use crate::{
         DeliveryMeta, Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider,
         SignatureError, Signed, check_timestamp, parse_envelope, scan_headers,
     },
+    secrets::Secrets,
 };
 
 /// `X-Authorization-Content-SHA256`: hex HMAC-SHA256 of the raw body (one secret).
@@ -153,7 +200,7 @@ static SIGNATURE_HEADERS: [HeaderName; 2] = [
 /// See the [module docs](self) for the wire format, rotation and an example.
 #[derive(Debug, Clone)]
 pub struct Ayrshare {
-    keyring: Keyring,
+    secrets: Secrets,
     window: Option<Duration>,
 }
 
@@ -165,13 +212,24 @@ impl Ayrshare {
         I: IntoIterator<Item = K>,
         K: AsRef<[u8]>,
     {
-        Ok(Self::with_keyring(Keyring::new(secrets)?))
+        let keyring =
+            Keyring::new(secrets).map_err(|e| e.for_provider(<Self as Provider>::NAME))?;
+        Ok(Self::with_keyring(keyring))
     }
 
-    /// Ayrshare with a prepared keyring. The timestamp window is off.
+    /// Ayrshare with a prepared keyring: one profile, or several named by their `refId` with
+    /// [`Keyring::builder`] (see [the module docs](self#several-user-profiles-tenants)). The
+    /// timestamp window is off.
     pub fn with_keyring(keyring: Keyring) -> Self {
+        Self::with_secrets(keyring)
+    }
+
+    /// Ayrshare with secrets from a keyring, a [`Rotating`](crate::secrets::Rotating) keyring
+    /// or a [`CachedSource`](crate::secrets::CachedSource) of profiles by `refId`. The
+    /// timestamp window is off.
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
         Self {
-            keyring,
+            secrets: secrets.into(),
             window: None,
         }
     }
@@ -233,6 +291,13 @@ fn strip_v1(entry: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// The one field read from an unverified body to choose the profile's keys.
+#[derive(Deserialize)]
+struct RefId<'a> {
+    #[serde(borrow, default, rename = "refId")]
+    ref_id: LenientStr<'a>,
+}
+
 #[derive(Deserialize)]
 struct RawEnvelope<'a> {
     #[serde(borrow, default)]
@@ -252,14 +317,15 @@ fn non_empty(field: LenientStr<'_>) -> Option<Cow<'_, str>> {
 
 impl Provider for Ayrshare {
     const NAME: &'static str = "ayrshare";
+    const TENANT_IN_BODY: bool = true;
     type Event = Event;
 
     fn signature_headers(&self) -> &'static [HeaderName] {
         &SIGNATURE_HEADERS
     }
 
-    fn keyring(&self) -> &Keyring {
-        &self.keyring
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
@@ -314,6 +380,19 @@ impl Provider for Ayrshare {
             prefix: Prefix::new(),
             tags,
         })
+    }
+
+    /// The body's `refId` (the User Profile), read leniently from the unverified body.
+    fn tenant_hint<'a>(&self, body: &'a [u8]) -> Option<Cow<'a, str>> {
+        let body = std::str::from_utf8(body).ok()?;
+        let raw: RefId<'a> = parse_envelope(body).ok()?;
+        non_empty(raw.ref_id)
+    }
+
+    /// The body's `refId`: a body verified by one profile's secret that names another profile
+    /// is refused.
+    fn envelope_tenant<'e>(&self, envelope: &'e Envelope<'_>) -> Option<&'e str> {
+        envelope.scope.as_deref()
     }
 
     fn envelope<'a>(
@@ -398,7 +477,8 @@ mod tests {
     ) -> Result<Option<usize>, SignatureError> {
         let signed = ayrshare.signature(headers, now)?;
         assert!(signed.prefix.is_empty(), "Ayrshare signs the body alone");
-        let mut verifier = ayrshare.keyring().verifier(&signed.prefix);
+        let keyring = ayrshare.secrets().keyring().unwrap();
+        let mut verifier = keyring.verifier(&signed.prefix);
         verifier.update(body.as_bytes());
         Ok(verifier.matches(&signed.tags))
     }
@@ -428,12 +508,12 @@ mod tests {
         let new = Ayrshare::new([NEW]).unwrap();
         let old = Ayrshare::new([OLD]).unwrap();
         assert_eq!(BODY.len(), 411);
-        let tag = new.keyring().sign(b"", BODY.as_bytes());
+        let tag = new.secrets().keyring().unwrap().sign(b"", BODY.as_bytes());
         assert_eq!(
             (tag.to_hex().as_str(), tag.to_base64().as_str()),
             (SIG_NEW, B64_NEW)
         );
-        let tag = old.keyring().sign(b"", BODY.as_bytes());
+        let tag = old.secrets().keyring().unwrap().sign(b"", BODY.as_bytes());
         assert_eq!(
             (tag.to_hex().as_str(), tag.to_base64().as_str()),
             (SIG_OLD, B64_OLD)
@@ -822,6 +902,39 @@ mod tests {
         assert_eq!(
             ayrshare.delivery_meta(&HeaderMap::new()),
             DeliveryMeta::default()
+        );
+    }
+
+    #[test]
+    fn tenant_from_ref_id() {
+        let ayrshare = both();
+        assert_eq!(
+            ayrshare.tenant_hint(BODY.as_bytes()).as_deref(),
+            Some("9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b1d")
+        );
+        for body in [
+            &br#"{"action":"x"}"#[..],
+            br#"{"refId":""}"#,
+            br#"{"refId":5}"#,
+            br#"[1]"#,
+            b"\xff",
+        ] {
+            assert_eq!(ayrshare.tenant_hint(body), None, "{body:?}");
+        }
+        let h = HeaderMap::new();
+        let envelope = ayrshare.envelope(&h, BODY).unwrap();
+        assert_eq!(
+            ayrshare.envelope_tenant(&envelope),
+            Some("9f2c4e1a7b3d5f60812a4c6e8b0d2f4a6c8e0b1d")
+        );
+    }
+
+    #[test]
+    fn keyring_errors_name_the_provider() {
+        let error = Ayrshare::new(["ok", "  "]).unwrap_err();
+        assert!(
+            error.to_string().starts_with("ayrshare: secret #1"),
+            "{error}"
         );
     }
 

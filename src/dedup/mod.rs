@@ -82,8 +82,14 @@ impl<T> fmt::Debug for StoreFuture<'_, T> {
     }
 }
 
-/// A delivery key, scoped by provider (and optionally a narrower scope), stored as a fixed-size
-/// digest: 16 bytes of SHA-256 over the provider name, the scope and the key.
+/// A delivery key, namespaced so that two senders can never suppress each other, stored as a
+/// fixed-size digest: 16 bytes of SHA-256 over every part of its namespace and the key.
+///
+/// The parts ([`KeyParts`]): the tenant whose secret verified the delivery, the provider, the
+/// route's namespace, the provider's scope (Ayrshare's `refId`), whether the key is the
+/// sender's id or the body-hash fallback, and the key itself. Each part is length-prefixed
+/// (and optional parts flagged), so no choice of one part can reproduce another's bytes: a
+/// sender id equal to some body's hex hash never meets that body's key.
 ///
 /// Keys only ever come from signed content, so nobody but the sender chooses them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,15 +98,166 @@ pub struct DedupKey {
     digest: [u8; 16],
 }
 
-impl DedupKey {
-    /// Scopes `key` to `provider` (and `scope`, like Ayrshare's `refId`, when given).
-    pub fn new(provider: &'static str, scope: Option<&str>, key: &str) -> Self {
-        let mut hash = Sha256::new();
-        for part in [provider, scope.unwrap_or(""), key] {
-            hash.update((part.len() as u64).to_le_bytes());
-            hash.update(part.as_bytes());
+/// Where a delivery key came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyOrigin {
+    /// The sender's own id for the event (Zernio `id`, Ayrshare `hookId`, `webhook-id`).
+    Sender,
+    /// The hex SHA-256 of the raw body, for a delivery without an id.
+    BodyHash,
+}
+
+/// The route's part of a [`DedupKey`]'s namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Namespace<'a> {
+    /// No route namespace ([`DedupKey::new`]).
+    None,
+    /// A namespace configured on the route (`.namespace("billing")`).
+    Configured(&'a str),
+    /// The default: a fingerprint of the secret that verified the delivery (see
+    /// [`Match::namespace`](crate::keyring::Match::namespace)).
+    Fingerprint(&'a [u8; 16]),
+}
+
+/// The parts of a key, gathered on the stack and hashed at once; what does not fit is
+/// streamed into the hash.
+struct Feed {
+    buf: [u8; 128],
+    len: usize,
+    hash: Option<Sha256>,
+}
+
+impl Feed {
+    #[inline]
+    fn new() -> Self {
+        Self {
+            buf: [0; 128],
+            len: 0,
+            hash: None,
         }
-        let full = hash.finalize();
+    }
+
+    #[inline]
+    fn push(&mut self, bytes: &[u8]) {
+        if let Some(room) = self.buf.get_mut(self.len..self.len + bytes.len()) {
+            room.copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            let hash = self.hash.get_or_insert_with(Sha256::new);
+            hash.update(&self.buf[..self.len]);
+            hash.update(bytes);
+            self.len = 0;
+        }
+    }
+
+    /// A length (LEB128) and the bytes.
+    #[inline]
+    fn part(&mut self, bytes: &[u8]) {
+        let mut len = bytes.len();
+        let mut prefix = [0u8; 10];
+        let mut n = 0;
+        loop {
+            let low = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                prefix[n] = low;
+                n += 1;
+                break;
+            }
+            prefix[n] = low | 0x80;
+            n += 1;
+        }
+        self.push(&prefix[..n]);
+        self.push(bytes);
+    }
+
+    #[inline]
+    fn finish(self) -> [u8; 32] {
+        match self.hash {
+            None => Sha256::digest(&self.buf[..self.len]).into(),
+            Some(mut hash) => {
+                hash.update(&self.buf[..self.len]);
+                hash.finalize().into()
+            }
+        }
+    }
+}
+
+/// Everything a [`DedupKey`] is namespaced by, besides the provider. Borrowed, so building a
+/// key allocates nothing.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyParts<'a> {
+    /// The tenant whose secret verified the delivery (`None` for a single-tenant keyring).
+    pub tenant: Option<&'a str>,
+    /// The route's namespace: the one configured on the service, or by default the
+    /// verifying secret's fingerprint.
+    pub namespace: Namespace<'a>,
+    /// A narrower scope inside the provider (Ayrshare's `refId`), if any.
+    pub scope: Option<&'a str>,
+    /// Whether `key` is the sender's id or the body hash.
+    pub origin: KeyOrigin,
+    /// The key itself.
+    pub key: &'a str,
+}
+
+impl DedupKey {
+    /// Scopes `key` (a sender's id) to `provider` (and `scope`, like Ayrshare's `refId`, when
+    /// given), with no tenant and an empty namespace. The pipeline uses
+    /// [`DedupKey::from_parts`].
+    pub fn new(provider: &'static str, scope: Option<&str>, key: &str) -> Self {
+        Self::from_parts(
+            provider,
+            &KeyParts {
+                tenant: None,
+                namespace: Namespace::None,
+                scope,
+                origin: KeyOrigin::Sender,
+                key,
+            },
+        )
+    }
+
+    /// The key of `parts` for `provider`: one SHA-256 over the parts, each length-prefixed.
+    ///
+    /// The encoding is compact so that a usual key costs one SHA-256 block, as before
+    /// namespaces: a flags byte (key origin; which optional parts follow; the namespace's
+    /// kind), then the provider, the tenant, the namespace, the scope (each a LEB128 length
+    /// and its bytes; a fingerprint namespace is its 16 bytes), then the key, which is
+    /// whatever remains. The parts are gathered on the stack and hashed in one call; a part
+    /// that does not fit is streamed. Nothing is allocated.
+    #[inline]
+    pub fn from_parts(provider: &'static str, parts: &KeyParts<'_>) -> Self {
+        let mut flags = match parts.origin {
+            KeyOrigin::Sender => 0u8,
+            KeyOrigin::BodyHash => 1,
+        };
+        if parts.tenant.is_some() {
+            flags |= 1 << 1;
+        }
+        if parts.scope.is_some() {
+            flags |= 1 << 2;
+        }
+        flags |= match parts.namespace {
+            Namespace::None => 0,
+            Namespace::Configured(_) => 1 << 3,
+            Namespace::Fingerprint(_) => 2 << 3,
+        };
+        let mut feed = Feed::new();
+        feed.push(&[flags]);
+        feed.part(provider.as_bytes());
+        if let Some(tenant) = parts.tenant {
+            feed.part(tenant.as_bytes());
+        }
+        match parts.namespace {
+            Namespace::None => {}
+            Namespace::Configured(name) => feed.part(name.as_bytes()),
+            Namespace::Fingerprint(fingerprint) => feed.push(fingerprint),
+        }
+        if let Some(scope) = parts.scope {
+            feed.part(scope.as_bytes());
+        }
+        feed.push(parts.key.as_bytes());
+        let full = feed.finish();
         let mut digest = [0u8; 16];
         digest.copy_from_slice(&full[..16]);
         Self { provider, digest }
@@ -269,6 +426,199 @@ mod tests {
         assert_ne!(
             DedupKey::new("p", Some("ab"), "c").digest(),
             DedupKey::new("p", Some("a"), "bc").digest()
+        );
+        // No scope and an empty scope are different scopes.
+        assert_ne!(
+            DedupKey::new("p", None, "k").digest(),
+            DedupKey::new("p", Some(""), "k").digest()
+        );
+    }
+
+    // Issue 11: the namespace was only the provider's name.
+    #[test]
+    fn every_part_namespaces_the_key() {
+        let base = KeyParts {
+            tenant: Some("a"),
+            namespace: Namespace::Configured("billing"),
+            scope: None,
+            origin: KeyOrigin::Sender,
+            key: "evt_1",
+        };
+        let key = |parts: KeyParts<'_>| *DedupKey::from_parts("standard", &parts).digest();
+        let reference = key(base);
+        assert_eq!(reference, key(base));
+        let fingerprint = [b'x'; 16];
+        for other in [
+            KeyParts {
+                tenant: Some("b"),
+                ..base
+            },
+            KeyParts {
+                tenant: None,
+                ..base
+            },
+            KeyParts {
+                tenant: Some(""),
+                ..base
+            },
+            KeyParts {
+                namespace: Namespace::Configured("shipping"),
+                ..base
+            },
+            KeyParts {
+                namespace: Namespace::Configured(""),
+                ..base
+            },
+            KeyParts {
+                namespace: Namespace::None,
+                ..base
+            },
+            KeyParts {
+                namespace: Namespace::Fingerprint(&fingerprint),
+                ..base
+            },
+            KeyParts {
+                scope: Some("r"),
+                ..base
+            },
+            KeyParts {
+                scope: Some(""),
+                ..base
+            },
+            KeyParts {
+                origin: KeyOrigin::BodyHash,
+                ..base
+            },
+            KeyParts {
+                key: "evt_2",
+                ..base
+            },
+        ] {
+            assert_ne!(reference, key(other), "{other:?}");
+        }
+        assert_ne!(reference, *DedupKey::from_parts("zernio", &base).digest());
+        // Moving bytes between parts changes the digest.
+        let configured = |name| KeyParts {
+            namespace: Namespace::Configured(name),
+            ..base
+        };
+        assert_ne!(
+            key(KeyParts {
+                tenant: Some("ab"),
+                ..configured("c")
+            }),
+            key(KeyParts {
+                tenant: Some("a"),
+                ..configured("bc")
+            })
+        );
+        assert_ne!(
+            key(KeyParts {
+                scope: Some("ab"),
+                key: "c",
+                ..base
+            }),
+            key(KeyParts {
+                scope: Some("a"),
+                key: "bc",
+                ..base
+            })
+        );
+        // A configured namespace never equals a fingerprint's bytes.
+        assert_ne!(
+            key(KeyParts {
+                namespace: Namespace::Fingerprint(&fingerprint),
+                ..base
+            }),
+            key(configured("xxxxxxxxxxxxxxxx"))
+        );
+        // Long parts (streamed past the stack buffer) are hashed whole, and the same way
+        // every time.
+        let (long, longer) = ("k".repeat(300), "k".repeat(301));
+        assert_ne!(
+            key(KeyParts { key: &long, ..base }),
+            key(KeyParts {
+                key: &longer,
+                ..base
+            })
+        );
+        assert_eq!(
+            key(KeyParts { key: &long, ..base }),
+            key(KeyParts { key: &long, ..base })
+        );
+        let long_tenant = "t".repeat(200);
+        assert_ne!(
+            key(KeyParts {
+                tenant: Some(&long_tenant),
+                key: "x",
+                ..base
+            }),
+            key(KeyParts {
+                tenant: Some(&long_tenant),
+                key: "y",
+                ..base
+            })
+        );
+    }
+
+    /// The encoding against a plain SHA-256 of the same bytes: the stack buffer and the
+    /// streamed path hash exactly the documented encoding.
+    #[test]
+    fn encoding_is_the_documented_one() {
+        let fingerprint = [7u8; 16];
+        let parts = KeyParts {
+            tenant: Some("acme"),
+            namespace: Namespace::Fingerprint(&fingerprint),
+            scope: Some("r"),
+            origin: KeyOrigin::BodyHash,
+            key: "k",
+        };
+        let mut bytes = vec![1 | 2 | 4 | (2 << 3), 8];
+        bytes.extend_from_slice(b"standard");
+        bytes.push(4);
+        bytes.extend_from_slice(b"acme");
+        bytes.extend_from_slice(&fingerprint);
+        bytes.extend_from_slice(&[1, b'r', b'k']);
+        let expected = Sha256::digest(&bytes);
+        assert_eq!(
+            DedupKey::from_parts("standard", &parts).digest(),
+            &expected[..16]
+        );
+        // A 200-byte key: a two-byte length prefix, streamed.
+        let key = "z".repeat(200);
+        let parts = KeyParts {
+            scope: Some(&key),
+            key: "",
+            ..parts
+        };
+        let mut bytes = vec![1 | 2 | 4 | (2 << 3), 8];
+        bytes.extend_from_slice(b"standard");
+        bytes.push(4);
+        bytes.extend_from_slice(b"acme");
+        bytes.extend_from_slice(&fingerprint);
+        bytes.extend_from_slice(&[200 & 0x7f | 0x80, 1]);
+        bytes.extend_from_slice(key.as_bytes());
+        let expected = Sha256::digest(&bytes);
+        assert_eq!(
+            DedupKey::from_parts("standard", &parts).digest(),
+            &expected[..16]
+        );
+    }
+
+    // Issue 11: body-hash keys live apart from sender-given ids.
+    #[test]
+    fn a_sender_id_equal_to_a_body_hash_is_another_key() {
+        let hash = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+        let parts = |origin| KeyParts {
+            tenant: None,
+            namespace: Namespace::None,
+            scope: None,
+            origin,
+            key: hash,
+        };
+        assert_ne!(
+            DedupKey::from_parts("zernio", &parts(KeyOrigin::Sender)),
+            DedupKey::from_parts("zernio", &parts(KeyOrigin::BodyHash))
         );
     }
 }

@@ -90,6 +90,7 @@ use crate::{
         Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider, SignatureError, Signed,
         check_timestamp, parse_envelope, scan_headers,
     },
+    secrets::Secrets,
 };
 
 /// `webhook-id`: the event's unique id, the same across retries (signed; the dedup key).
@@ -196,7 +197,7 @@ fn scan(headers: &HeaderMap) -> (&'static Names, Found<'_>) {
 /// See the [module docs](self) for an example.
 #[derive(Clone)]
 pub struct Standard {
-    keyring: Keyring,
+    secrets: Secrets,
     tolerance: Duration,
 }
 
@@ -213,13 +214,8 @@ impl Standard {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut keys: Vec<Zeroizing<Vec<u8>>> = Vec::new();
-        for (index, secret) in secrets.into_iter().enumerate() {
-            keys.push(Zeroizing::new(decode_secret(secret.as_ref(), index)?));
-        }
-        Ok(Self::with_keyring(Keyring::new(
-            keys.iter().map(|key| key.as_slice()),
-        )?))
+        let keyring = keyring(secrets).map_err(|e| e.for_provider(<Self as Provider>::NAME))?;
+        Ok(Self::with_keyring(keyring))
     }
 
     /// Standard Webhooks with raw key bytes (the decoded secrets), current first.
@@ -228,13 +224,23 @@ impl Standard {
         I: IntoIterator<Item = K>,
         K: AsRef<[u8]>,
     {
-        Ok(Self::with_keyring(Keyring::new(keys)?))
+        let keyring = Keyring::new(keys).map_err(|e| e.for_provider(<Self as Provider>::NAME))?;
+        Ok(Self::with_keyring(keyring))
     }
 
-    /// Standard Webhooks with a prepared keyring (of raw key bytes).
+    /// Standard Webhooks with a prepared keyring (of raw key bytes; see [`keyring`] for
+    /// `whsec_` secrets), one sender or several named with [`Keyring::builder`].
     pub fn with_keyring(keyring: Keyring) -> Self {
+        Self::with_secrets(keyring)
+    }
+
+    /// Standard Webhooks with secrets from a keyring, a
+    /// [`Rotating`](crate::secrets::Rotating) keyring or a
+    /// [`CachedSource`](crate::secrets::CachedSource), per customer (see
+    /// [`secrets`](crate::secrets)).
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
         Self {
-            keyring,
+            secrets: secrets.into(),
             tolerance: DEFAULT_TOLERANCE,
         }
     }
@@ -264,7 +270,11 @@ impl Standard {
     /// # Ok::<(), hookgate::keyring::KeyringError>(())
     /// ```
     pub fn sign(&self, id: &str, timestamp: i64, body: &[u8]) -> String {
-        let tag = self.keyring.sign(&prefix(id.as_bytes(), timestamp), body);
+        let keyring = self
+            .secrets
+            .current()
+            .expect("Standard::sign needs a static or rotating keyring, not a secret source");
+        let tag = keyring.sign(&prefix(id.as_bytes(), timestamp), body);
         format!("v1,{}", tag.to_base64())
     }
 }
@@ -272,10 +282,25 @@ impl Standard {
 impl fmt::Debug for Standard {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Standard")
-            .field("keyring", &self.keyring)
+            .field("secrets", &self.secrets)
             .field("tolerance", &self.tolerance)
             .finish()
     }
+}
+
+/// A keyring (one unnamed tenant) from Standard Webhooks secrets as the sender shows them,
+/// `whsec_<base64>` (or bare base64), current first, with the rules of [`Standard::new`]: for
+/// a [`Keyring::builder`] tenant, or a [`SecretSource`](crate::secrets::SecretSource).
+pub fn keyring<I, S>(secrets: I) -> Result<Keyring, KeyringError>
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<str>,
+{
+    let mut keys: Vec<Zeroizing<Vec<u8>>> = Vec::new();
+    for (index, secret) in secrets.into_iter().enumerate() {
+        keys.push(Zeroizing::new(decode_secret(secret.as_ref(), index)?));
+    }
+    Keyring::new(keys.iter().map(|key| key.as_slice()))
 }
 
 /// `whsec_<base64>` (or bare base64) to key bytes.
@@ -289,10 +314,7 @@ fn decode_secret(secret: &str, index: usize) -> Result<Vec<u8>, KeyringError> {
     let encoded = secret.strip_prefix(SECRET_PREFIX).unwrap_or(secret);
     ENGINE
         .decode(encoded)
-        .map_err(|_| KeyringError::InvalidSecret {
-            index,
-            reason: "not `whsec_` followed by base64",
-        })
+        .map_err(|_| KeyringError::invalid(index, "not `whsec_` followed by base64"))
 }
 
 /// `{id}.{timestamp}.`: what is signed before the body.
@@ -358,8 +380,8 @@ impl Provider for Standard {
         &SIGNATURE_HEADERS
     }
 
-    fn keyring(&self) -> &Keyring {
-        &self.keyring
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError> {
@@ -468,7 +490,11 @@ mod tests {
 
     fn verify(standard: &Standard, h: &HeaderMap, body: &[u8]) -> Result<bool, SignatureError> {
         let signed = standard.signature(h, at(TIMESTAMP))?;
-        let mut verifier = standard.keyring().verifier(&signed.prefix);
+        let mut verifier = standard
+            .secrets()
+            .keyring()
+            .unwrap()
+            .verifier(&signed.prefix);
         verifier.update(body);
         Ok(verifier.matches(&signed.tags).is_some())
     }
@@ -511,21 +537,27 @@ mod tests {
         let unpadded = Standard::new(["whsec_YWJjZA"]).unwrap();
         assert_eq!(padded.sign("a", 1, b""), unpadded.sign("a", 1, b""));
 
-        assert_eq!(
-            Standard::new([SECRET, "whsec_not base64!"]).unwrap_err(),
+        let error = Standard::new([SECRET, "whsec_not base64!"]).unwrap_err();
+        assert!(matches!(
+            error,
             KeyringError::InvalidSecret {
                 index: 1,
-                reason: "not `whsec_` followed by base64"
+                reason: "not `whsec_` followed by base64",
+                ..
             }
+        ));
+        assert!(
+            error.to_string().starts_with("standard: secret #1"),
+            "{error}"
         );
-        assert_eq!(
+        assert!(matches!(
             Standard::new(["whsec_"]).unwrap_err(),
-            KeyringError::EmptySecret { index: 0 }
-        );
-        assert_eq!(
+            KeyringError::EmptySecret { index: 0, .. }
+        ));
+        assert!(matches!(
             Standard::new(Vec::<String>::new()).unwrap_err(),
-            KeyringError::NoSecrets
-        );
+            KeyringError::NoSecrets { .. }
+        ));
         let text = format!("{:?}", Standard::new([SECRET]).unwrap());
         assert!(!text.contains("MfKQ"), "{text}");
     }

@@ -127,6 +127,7 @@ use crate::{
         Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
         parse_envelope, scan_headers,
     },
+    secrets::Secrets,
 };
 
 /// `X-Zernio-Signature`: hex HMAC-SHA256 of the raw body.
@@ -147,7 +148,7 @@ static SIGNATURE_HEADERS: [HeaderName; 2] = [
 /// The Zernio provider: its keyring and its wire format.
 #[derive(Debug, Clone)]
 pub struct Zernio {
-    keyring: Keyring,
+    secrets: Secrets,
 }
 
 impl Zernio {
@@ -157,12 +158,24 @@ impl Zernio {
         I: IntoIterator<Item = K>,
         K: AsRef<[u8]>,
     {
-        Ok(Self::with_keyring(Keyring::new(secrets)?))
+        let keyring =
+            Keyring::new(secrets).map_err(|e| e.for_provider(<Self as Provider>::NAME))?;
+        Ok(Self::with_keyring(keyring))
     }
 
-    /// Zernio with a prepared keyring.
+    /// Zernio with a prepared keyring (one account, or several named with
+    /// [`Keyring::builder`]).
     pub fn with_keyring(keyring: Keyring) -> Self {
-        Self { keyring }
+        Self::with_secrets(keyring)
+    }
+
+    /// Zernio with secrets from a keyring, a [`Rotating`](crate::secrets::Rotating) keyring
+    /// or a [`CachedSource`](crate::secrets::CachedSource), per account (see
+    /// [`secrets`](crate::secrets)).
+    pub fn with_secrets(secrets: impl Into<Secrets>) -> Self {
+        Self {
+            secrets: secrets.into(),
+        }
     }
 }
 
@@ -182,8 +195,8 @@ impl Provider for Zernio {
         &SIGNATURE_HEADERS
     }
 
-    fn keyring(&self) -> &Keyring {
-        &self.keyring
+    fn secrets(&self) -> &Secrets {
+        &self.secrets
     }
 
     #[inline]
@@ -256,7 +269,7 @@ mod tests {
         body: &str,
     ) -> Result<Option<usize>, SignatureError> {
         let signed = zernio.signature(headers, SystemTime::now())?;
-        let mut verifier = zernio.keyring().verifier(&signed.prefix);
+        let mut verifier = zernio.secrets().keyring().unwrap().verifier(&signed.prefix);
         verifier.update(body.as_bytes());
         Ok(verifier.matches(&signed.tags))
     }
@@ -273,7 +286,12 @@ mod tests {
     fn known_answer() {
         let zernio = Zernio::new([SECRET]).unwrap();
         assert_eq!(
-            zernio.keyring().sign(b"", BODY.as_bytes()).to_hex(),
+            zernio
+                .secrets()
+                .keyring()
+                .unwrap()
+                .sign(b"", BODY.as_bytes())
+                .to_hex(),
             SIGNATURE
         );
         let h = headers(&[
