@@ -57,7 +57,7 @@ pub enum Rejection {
         /// How long until the other holder's lease ends at the latest.
         retry_after: Duration,
     },
-    /// The dedup store failed (503).
+    /// The dedup store failed, or is full of deliveries in flight (503 with `Retry-After: 5`).
     #[error("dedup store unavailable")]
     StoreUnavailable,
     /// The handler returned an error (500, key released).
@@ -120,6 +120,9 @@ impl Rejection {
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Self::StoreUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
         }

@@ -33,11 +33,27 @@ const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
 /// Redis answers it).
 const DONE: u64 = 1 << TOKEN_BITS;
 const DEADLINE_SHIFT: u32 = TOKEN_BITS + 1;
+/// How many keys in flight a claim of a new key in a full shard may skip over, looking for a
+/// handled or expired key to evict, before it refuses (see [`make_room`]).
+const MAX_SKIPPED: usize = 64;
 /// The latest deadline a slot can hold (39 bits of milliseconds: about 17 years).
 const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
 
-/// An in-process dedup store: bounded by capacity (least recently used keys go first) and by a
-/// TTL per entry, with leases that expire.
+/// An in-process dedup store: bounded by capacity (least recently used handled keys go first)
+/// and by a TTL per entry, with leases that expire.
+///
+/// # Guarantees
+///
+/// - A key in flight (claimed, neither committed, released nor past its lease) is never
+///   evicted: a duplicate of a delivery being handled gets [`Claim::InFlight`] until it ends,
+///   and the holder's commit always finds its claim. When a shard has no room left but for
+///   keys in flight, a claim of a new key is refused with a [`DedupError`] whose
+///   [`is_full`](DedupError::is_full) is true (the pipeline answers 503 with `Retry-After`, so
+///   the sender comes back once deliveries finished); keys already known still answer.
+/// - Handled keys are evicted in least recently used order once the store is full, so a retry
+///   arriving after more than `capacity` newer deliveries runs its handler again: size the
+///   store for the deliveries of one provider retry horizon.
+/// - Nothing survives the process: after a restart every key is new.
 ///
 /// Keys are spread over shards, each an LRU map ([`schnellru::LruMap`]) behind its own mutex,
 /// so concurrent deliveries rarely wait for each other. An entry is 32 bytes stored inline in
@@ -234,37 +250,43 @@ impl MemoryStore {
     }
 
     /// Claims `key` (the synchronous core of [`DedupStore::claim`]).
-    pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Claim {
+    ///
+    /// A new key in a full shard takes the place of the least recently used key that is
+    /// handled or whose lease ran out; keys still in flight are never evicted. When the
+    /// [`MAX_SKIPPED`] least recently used keys of the shard are all in flight, the claim is
+    /// refused with a [`DedupError::is_full`] error (the pipeline answers 503 with
+    /// `Retry-After`).
+    pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Result<Claim, DedupError> {
         let now = self.now_ms();
         let lease_deadline = deadline(now, lease);
+        let digest = Digest::of(key);
         let mut shard = self.shard(key);
         let ShardInner { map, next_token } = &mut *shard;
-        // One lookup: a new key is inserted (evicting the least recently used if the shard is
-        // full), a known one is promoted and handed back.
-        let mut inserted = None;
-        let slot = map
-            .get_or_insert(Digest::of(key), || {
-                let token = new_token(next_token);
-                inserted = Some(token);
-                Slot::claimed(lease_deadline, token)
-            })
-            .expect("a shard holds at least one key");
-        if let Some(token) = inserted {
-            return Claim::Acquired(Lease::new(token));
+        // A known key is promoted and looked at.
+        if let Some(slot) = map.get(&digest) {
+            if slot.deadline_ms() > now {
+                return Ok(if slot.is_done() {
+                    Claim::Done
+                } else {
+                    Claim::InFlight {
+                        retry_after: Duration::from_millis(slot.deadline_ms() - now),
+                    }
+                });
+            }
+            // The lease or the TTL ran out: the key is claimable again, under a new token.
+            let token = new_token(next_token);
+            *slot = Slot::claimed(lease_deadline, token);
+            return Ok(Claim::Acquired(Lease::new(token)));
         }
-        if slot.deadline_ms() > now {
-            return if slot.is_done() {
-                Claim::Done
-            } else {
-                Claim::InFlight {
-                    retry_after: Duration::from_millis(slot.deadline_ms() - now),
-                }
-            };
+        // A new key: make room first if the shard is full, without evicting a key in flight.
+        if map.len() >= map.limiter().max_length() as usize && !make_room(map, now) {
+            return Err(full());
         }
-        // The lease or the TTL ran out: the key is claimable again, under a new token.
         let token = new_token(next_token);
-        *slot = Slot::claimed(lease_deadline, token);
-        Claim::Acquired(Lease::new(token))
+        if !map.insert(digest, Slot::claimed(lease_deadline, token)) {
+            return Err(full());
+        }
+        Ok(Claim::Acquired(Lease::new(token)))
     }
 
     /// Commits `key` (the synchronous core of [`DedupStore::commit`]). A repeated commit by the
@@ -294,6 +316,35 @@ impl MemoryStore {
             _ => false,
         }
     }
+}
+
+/// Makes room in a full shard for one more key by evicting its least recently used key, if
+/// that key is handled or its lease ran out. A key still in flight is never evicted (a
+/// duplicate of its delivery would then run while it is handled, and its commit be lost): it
+/// is moved to the most recently used end instead, and the next oldest is looked at, at most
+/// [`MAX_SKIPPED`] keys. False when none could go.
+///
+/// Moving a key in flight costs a few pointer writes, and it comes back to the oldest end only
+/// after the whole shard was cycled through, so a claim skips keys only when the shard holds
+/// more leases than it takes new keys during one lease: then it is nearly full of work.
+fn make_room(map: &mut Map, now: u64) -> bool {
+    for _ in 0..MAX_SKIPPED.min(map.len()) {
+        let Some((&digest, &slot)) = map.peek_oldest() else {
+            return true;
+        };
+        if slot.is_done() || slot.deadline_ms() <= now {
+            map.pop_oldest();
+            return true;
+        }
+        map.get(&digest);
+    }
+    false
+}
+
+/// The error of a claim refused by a shard full of keys in flight.
+#[cold]
+fn full() -> DedupError {
+    DedupError::full("memory store full: its least recently used keys are all in flight")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -331,8 +382,7 @@ impl DedupStore for MemoryStore {
         key: &'a DedupKey,
         lease: Duration,
     ) -> StoreFuture<'a, Result<Claim, DedupError>> {
-        let claim = self.claim_now(key, lease);
-        StoreFuture::ready(Ok(claim))
+        StoreFuture::ready(self.claim_now(key, lease))
     }
 
     fn commit<'a>(
@@ -362,6 +412,23 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(3600);
 
+    /// `claim_now` of a claim that must not be refused.
+    trait ClaimOk {
+        fn claim_ok(&self, key: &DedupKey, lease: Duration) -> Claim;
+    }
+
+    impl ClaimOk for MemoryStore {
+        fn claim_ok(&self, key: &DedupKey, lease: Duration) -> Claim {
+            self.claim_now(key, lease).expect("claim refused")
+        }
+    }
+
+    fn keys(n: usize) -> Vec<DedupKey> {
+        (0..n)
+            .map(|i| DedupKey::new("p", None, &i.to_string()))
+            .collect()
+    }
+
     fn acquired(claim: Claim) -> Lease {
         match claim {
             Claim::Acquired(lease) => lease,
@@ -373,18 +440,18 @@ mod tests {
     fn claim_commit_release() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(
-            matches!(store.claim_now(&key, LEASE), Claim::InFlight { retry_after } if retry_after <= LEASE)
+            matches!(store.claim_ok(&key, LEASE), Claim::InFlight { retry_after } if retry_after <= LEASE)
         );
         assert!(store.release_now(&key, lease));
         assert!(
             !store.release_now(&key, lease),
             "a released lease holds nothing"
         );
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(store.commit_now(&key, lease, TTL));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
         assert!(
             !store.release_now(&key, lease),
             "a committed key cannot be released"
@@ -395,17 +462,17 @@ mod tests {
     fn leases_and_ttls_expire() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let stale = acquired(store.claim_now(&key, Duration::from_millis(20)));
+        let stale = acquired(store.claim_ok(&key, Duration::from_millis(20)));
         std::thread::sleep(Duration::from_millis(40));
         // The holder died: the key is claimable again, and the stale holder can no longer
         // commit or release the new holder's claim.
-        let fresh = acquired(store.claim_now(&key, LEASE));
+        let fresh = acquired(store.claim_ok(&key, LEASE));
         assert!(!store.commit_now(&key, stale, TTL));
         assert!(!store.release_now(&key, stale));
         assert!(store.commit_now(&key, fresh, Duration::from_millis(20)));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
         std::thread::sleep(Duration::from_millis(40));
-        acquired(store.claim_now(&key, LEASE));
+        acquired(store.claim_ok(&key, LEASE));
     }
 
     #[test]
@@ -413,7 +480,7 @@ mod tests {
         let store = MemoryStore::with_shards(64, 4);
         for i in 0..1000 {
             let key = DedupKey::new("p", None, &i.to_string());
-            let lease = acquired(store.claim_now(&key, LEASE));
+            let lease = acquired(store.claim_ok(&key, LEASE));
             store.commit_now(&key, lease, TTL);
         }
         // 4 shards of 16 + 0 + 8 keys each.
@@ -424,7 +491,7 @@ mod tests {
     fn a_committed_key_answers_to_no_lease() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(store.commit_now(&key, lease, TTL));
         // Token 0 is never issued: a lease that carries it (or a multiple of 2^24) holds
         // nothing, and neither does another lease.
@@ -440,43 +507,135 @@ mod tests {
         // with Redis, but cannot release what it committed.
         assert!(store.commit_now(&key, lease, TTL));
         assert!(!store.release_now(&key, lease));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
     }
 
     #[test]
     fn huge_durations_saturate() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, Duration::MAX));
+        let lease = acquired(store.claim_ok(&key, Duration::MAX));
         assert!(matches!(
-            store.claim_now(&key, LEASE),
+            store.claim_ok(&key, LEASE),
             Claim::InFlight { retry_after } if retry_after > Duration::from_secs(3600 * 24 * 365)
         ));
         assert!(store.commit_now(&key, lease, Duration::MAX));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
     }
 
     #[test]
     fn lru_order_keeps_recently_claimed_keys() {
         let store = MemoryStore::with_shards(1, 1); // one shard of 1 + 0 + 8 keys
-        let keys: Vec<_> = (0..10)
-            .map(|i| DedupKey::new("p", None, &i.to_string()))
-            .collect();
+        let keys = keys(10);
         for key in &keys[..9] {
-            acquired(store.claim_now(key, LEASE));
+            let lease = acquired(store.claim_ok(key, LEASE));
+            assert!(store.commit_now(key, lease, TTL));
         }
         // Touch the oldest key: the next insert evicts the second oldest instead.
-        assert!(matches!(
-            store.claim_now(&keys[0], LEASE),
-            Claim::InFlight { .. }
-        ));
-        acquired(store.claim_now(&keys[9], LEASE));
+        assert_eq!(store.claim_ok(&keys[0], LEASE), Claim::Done);
+        acquired(store.claim_ok(&keys[9], LEASE));
         assert_eq!(store.len(), 9);
-        assert!(matches!(
-            store.claim_now(&keys[0], LEASE),
-            Claim::InFlight { .. }
-        ));
-        acquired(store.claim_now(&keys[1], LEASE));
+        assert_eq!(store.claim_ok(&keys[0], LEASE), Claim::Done);
+        acquired(store.claim_ok(&keys[1], LEASE));
+    }
+
+    #[test]
+    fn keys_in_flight_are_never_evicted() {
+        let store = MemoryStore::with_shards(1, 1); // one shard of 9 keys
+        let keys = keys(12);
+        let leases: Vec<Lease> = keys[..9]
+            .iter()
+            .map(|key| acquired(store.claim_ok(key, LEASE)))
+            .collect();
+        // Full of work: a new key is refused (503) rather than a running delivery forgotten.
+        let error = store.claim_now(&keys[9], LEASE).unwrap_err();
+        assert!(error.is_full(), "{error}");
+        assert_eq!(store.len(), 9);
+        for key in &keys[..9] {
+            assert!(
+                matches!(store.claim_ok(key, LEASE), Claim::InFlight { .. }),
+                "a duplicate of a running delivery is still in flight"
+            );
+        }
+        // One delivery done (not the oldest): its key makes room, the older ones in flight
+        // are skipped over and kept.
+        assert!(store.commit_now(&keys[4], leases[4], TTL));
+        acquired(store.claim_ok(&keys[9], LEASE));
+        assert!(store.claim_now(&keys[10], LEASE).unwrap_err().is_full());
+        for (key, lease) in keys[..9].iter().zip(&leases) {
+            if key != &keys[4] {
+                assert!(matches!(store.claim_ok(key, LEASE), Claim::InFlight { .. }));
+                assert!(store.commit_now(key, *lease, TTL), "the first commit lands");
+            }
+        }
+        // Handled keys go in LRU order, as before.
+        acquired(store.claim_ok(&keys[10], LEASE));
+        acquired(store.claim_ok(&keys[11], LEASE));
+        assert_eq!(store.len(), 9);
+    }
+
+    #[test]
+    fn expired_leases_make_room() {
+        let store = MemoryStore::with_shards(1, 1);
+        let keys = keys(10);
+        for key in &keys[..9] {
+            acquired(store.claim_ok(key, Duration::from_millis(20)));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        acquired(store.claim_ok(&keys[9], LEASE));
+        assert_eq!(store.len(), 9);
+    }
+
+    /// Through the pipeline: a store full of work answers 503 with `Retry-After`, and the
+    /// handler is not called; once the work is done, the delivery is handled.
+    #[cfg(feature = "zernio")]
+    #[tokio::test]
+    async fn a_full_store_answers_503_with_retry_after() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tower::ServiceExt as _;
+
+        use crate::{keyring::Keyring, zernio};
+
+        let store = Arc::new(MemoryStore::with_shards(1, 1));
+        let keys = keys(9);
+        let leases: Vec<Lease> = keys
+            .iter()
+            .map(|key| acquired(store.claim_ok(key, LEASE)))
+            .collect();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let webhooks = crate::Webhooks::new(zernio::Zernio::new(["secret"]).unwrap())
+            .store(store.clone())
+            .on(move |_: zernio::WebhookTest| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async {}
+            })
+            .build()
+            .unwrap();
+        let request = || {
+            let body = r#"{"id":"evt_full","event":"webhook.test","message":"m","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+            let signature = Keyring::new(["secret"])
+                .unwrap()
+                .sign(b"", body.as_bytes())
+                .to_hex();
+            http::Request::post("/")
+                .header("content-type", "application/json")
+                .header("x-zernio-signature", signature)
+                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .unwrap()
+        };
+        let response = webhooks.clone().oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+        for (key, lease) in keys.iter().zip(&leases) {
+            assert!(store.commit_now(key, *lease, TTL));
+        }
+        let response = webhooks.oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
@@ -495,7 +654,7 @@ mod tests {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
-                std::thread::spawn(move || store.claim_now(&key, LEASE))
+                std::thread::spawn(move || store.claim_ok(&key, LEASE))
             })
             .collect();
         let acquired = handles

@@ -160,12 +160,14 @@ pub enum Claim {
     Done,
 }
 
-/// A dedup store failed (unreachable, timed out, answered an error). The pipeline answers 503
-/// so the provider retries: nothing is lost, and the handler is not called.
+/// A dedup store failed (unreachable, timed out, answered an error) or is full of deliveries
+/// still being handled ([`is_full`](Self::is_full)). The pipeline answers 503 with
+/// `Retry-After` so the provider retries: nothing is lost, and the handler is not called.
 #[derive(Debug, thiserror::Error)]
 #[error("dedup store: {message}")]
 pub struct DedupError {
     message: String,
+    full: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -175,6 +177,7 @@ impl DedupError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            full: false,
             source: None,
         }
     }
@@ -186,8 +189,26 @@ impl DedupError {
     ) -> Self {
         Self {
             message: message.into(),
+            full: false,
             source: Some(source.into()),
         }
+    }
+
+    /// The store has no room for a new key without forgetting one still in flight (which would
+    /// let a duplicate run while the first delivery is handled): the claim is refused, and
+    /// succeeds again once deliveries finish.
+    pub fn full(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            full: true,
+            source: None,
+        }
+    }
+
+    /// Whether the store refused a claim because it is full of deliveries in flight (see
+    /// [`full`](Self::full)), rather than because it failed.
+    pub fn is_full(&self) -> bool {
+        self.full
     }
 }
 
