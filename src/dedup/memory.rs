@@ -28,9 +28,9 @@ const DEFAULT_SHARDS: usize = 16;
 /// Bits of a slot that hold the lease token; above them, the "done" bit, then the deadline.
 const TOKEN_BITS: u32 = 24;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
-/// Set once the key is committed: the deadline is then its TTL, and the token says which
-/// lease committed it (so that a repeated commit by the same holder is answered `true`, as
-/// Redis answers it).
+/// Set once the key is committed: the deadline is then its TTL, and the token bits hold a
+/// fingerprint of the lease that committed it (so that a repeated commit by the same holder is
+/// answered `true`, as Redis answers it).
 const DONE: u64 = 1 << TOKEN_BITS;
 const DEADLINE_SHIFT: u32 = TOKEN_BITS + 1;
 /// How many keys in flight a claim of a new key in a full shard may skip over, looking for a
@@ -53,6 +53,12 @@ const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
 /// - Handled keys are evicted in least recently used order once the store is full, so a retry
 ///   arriving after more than `capacity` newer deliveries runs its handler again: size the
 ///   store for the deliveries of one provider retry horizon.
+/// - Only the lease that claimed a key can commit or release it: a holder whose lease ran out
+///   (and whose key was claimed again since) gets `false`. Lease tokens are 24-bit counters
+///   per shard and wrap, but a [`Lease`] also carries its claim's deadline, which is later for
+///   every new claim of a key, so a stale holder is told apart however many claims came in
+///   between. (A committed key keeps 24 bits of its lease, so a stale holder's repeated commit
+///   may, once in 2^24, be answered `true` for a key that is indeed handled.)
 /// - Nothing survives the process: after a restart every key is new.
 ///
 /// Keys are spread over shards, each an LRU map ([`schnellru::LruMap`]) behind its own mutex,
@@ -78,11 +84,12 @@ type Map = LruMap<Digest, Slot, ByLength, DigestHasher>;
 struct ShardInner {
     map: Map,
     /// Lease tokens only need to differ per key, so each shard counts its own (no shared
-    /// atomic for threads to fight over).
+    /// atomic for threads to fight over). They are 24 bits and wrap, but a [`Lease`] is the
+    /// whole claimed slot, deadline included: see [`Slot::held_by`].
     next_token: u64,
 }
 
-/// The next lease token of a shard: never 0 (which marks a committed key).
+/// The next lease token of a shard: never 0, wrapping after 2^24 - 1.
 fn new_token(next_token: &mut u64) -> u64 {
     *next_token = next_token.wrapping_add(1) & TOKEN_MASK;
     if *next_token == 0 {
@@ -148,7 +155,8 @@ impl BuildHasher for DigestHasher {
 }
 
 /// Packed entry state: deadline (ms since the store's epoch) in the high 39 bits, the done
-/// bit, and the lease token in the low 24 (never 0 for a real lease).
+/// bit, and in the low 24 the lease token (claimed; never 0) or a fingerprint of the lease
+/// that committed (done; never 0).
 #[derive(Clone, Copy)]
 struct Slot(u64);
 
@@ -157,9 +165,13 @@ impl Slot {
     fn claimed(deadline_ms: u64, token: u64) -> Self {
         Self((deadline_ms.min(MAX_DEADLINE_MS) << DEADLINE_SHIFT) | (token & TOKEN_MASK))
     }
-    /// Committed by `token`, remembered until `deadline_ms`.
-    fn done(deadline_ms: u64, token: u64) -> Self {
-        Self(Self::claimed(deadline_ms, token).0 | DONE)
+    /// Committed by `lease`, remembered until `deadline_ms`.
+    fn done(deadline_ms: u64, lease: Lease) -> Self {
+        Self(Self::claimed(deadline_ms, fingerprint(lease)).0 | DONE)
+    }
+    /// The lease of this claimed slot: the whole slot, deadline and token.
+    fn lease(self) -> Lease {
+        Lease::new(self.0)
     }
     fn deadline_ms(self) -> u64 {
         self.0 >> DEADLINE_SHIFT
@@ -167,18 +179,32 @@ impl Slot {
     fn is_done(self) -> bool {
         self.0 & DONE != 0
     }
-    /// Whether `lease` carries this entry's token (token 0 is never issued).
-    fn token_is(self, lease: Lease) -> bool {
-        let token = self.0 & TOKEN_MASK;
-        token != 0 && token == lease.token() & TOKEN_MASK
-    }
-    /// Whether `lease` holds this (claimed, not committed) entry.
+    /// Whether `lease` holds this (claimed, not committed) entry: the lease is the slot as it
+    /// was claimed, so the deadline must match as well as the 24-bit token. The token wraps,
+    /// but a holder whose lease ran out has an earlier deadline than whoever claimed the key
+    /// since (a claim is only granted at or after the previous one's deadline, and lasts at
+    /// least a millisecond): a stale holder never passes for the current one, however many
+    /// claims came in between.
     fn held_by(self, lease: Lease) -> bool {
-        !self.is_done() && self.token_is(lease)
+        !self.is_done() && self.0 == lease.token()
     }
-    /// Whether `lease` committed this entry.
+    /// Whether `lease` committed this entry (up to its 24-bit fingerprint).
     fn committed_by(self, lease: Lease) -> bool {
-        self.is_done() && self.token_is(lease)
+        self.is_done()
+            && lease.token() & TOKEN_MASK != 0
+            && self.0 & TOKEN_MASK == fingerprint(lease)
+    }
+}
+
+/// 24 bits of a lease (deadline and token, mixed), never 0: what a committed slot keeps of the
+/// lease that committed it.
+fn fingerprint(lease: Lease) -> u64 {
+    let mut z = lease.token().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z ^= z >> 29;
+    z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    match (z >> 40) & TOKEN_MASK {
+        0 => 1,
+        bits => bits,
     }
 }
 
@@ -233,6 +259,14 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Sets every shard's token counter (to test the wrap).
+    #[cfg(test)]
+    fn set_next_token(&self, next: u64) {
+        for shard in &self.shards {
+            lock(&shard.0).next_token = next;
+        }
+    }
+
     fn shard(&self, key: &DedupKey) -> MutexGuard<'_, ShardInner> {
         let (_, tail) = key.digest().split_last_chunk::<8>().expect("16 bytes");
         let index = u64::from_le_bytes(*tail) as usize;
@@ -258,7 +292,8 @@ impl MemoryStore {
     /// `Retry-After`).
     pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Result<Claim, DedupError> {
         let now = self.now_ms();
-        let lease_deadline = deadline(now, lease);
+        // At least a millisecond, so that every claim of a key ends later than the previous.
+        let lease_deadline = deadline(now, lease).max(now + 1);
         let digest = Digest::of(key);
         let mut shard = self.shard(key);
         let ShardInner { map, next_token } = &mut *shard;
@@ -274,19 +309,18 @@ impl MemoryStore {
                 });
             }
             // The lease or the TTL ran out: the key is claimable again, under a new token.
-            let token = new_token(next_token);
-            *slot = Slot::claimed(lease_deadline, token);
-            return Ok(Claim::Acquired(Lease::new(token)));
+            *slot = Slot::claimed(lease_deadline, new_token(next_token));
+            return Ok(Claim::Acquired(slot.lease()));
         }
         // A new key: make room first if the shard is full, without evicting a key in flight.
         if map.len() >= map.limiter().max_length() as usize && !make_room(map, now) {
             return Err(full());
         }
-        let token = new_token(next_token);
-        if !map.insert(digest, Slot::claimed(lease_deadline, token)) {
+        let slot = Slot::claimed(lease_deadline, new_token(next_token));
+        if !map.insert(digest, slot) {
             return Err(full());
         }
-        Ok(Claim::Acquired(Lease::new(token)))
+        Ok(Claim::Acquired(slot.lease()))
     }
 
     /// Commits `key` (the synchronous core of [`DedupStore::commit`]). A repeated commit by the
@@ -296,7 +330,7 @@ impl MemoryStore {
         let mut shard = self.shard(key);
         match shard.map.peek_mut(&Digest::of(key)) {
             Some(slot) if slot.held_by(lease) => {
-                *slot = Slot::done(deadline(now, ttl), lease.token());
+                *slot = Slot::done(deadline(now, ttl), lease);
                 true
             }
             Some(slot) => slot.committed_by(lease) && slot.deadline_ms() > now,
@@ -499,6 +533,8 @@ mod tests {
             Lease::new(0),
             Lease::new(1 << TOKEN_BITS),
             Lease::new(lease.token() + 1),
+            // Same token, another deadline: a holder of an earlier claim.
+            Lease::new(lease.token() - (1 << DEADLINE_SHIFT)),
         ] {
             assert!(!store.release_now(&key, forged));
             assert!(!store.commit_now(&key, forged, TTL));
@@ -507,6 +543,40 @@ mod tests {
         // with Redis, but cannot release what it committed.
         assert!(store.commit_now(&key, lease, TTL));
         assert!(!store.release_now(&key, lease));
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
+    }
+
+    #[test]
+    fn a_wrapped_token_does_not_let_a_stale_holder_in() {
+        let store = MemoryStore::with_shards(64, 1);
+        let key = DedupKey::new("p", None, "a");
+        store.set_next_token(TOKEN_MASK - 1);
+        let stale = acquired(store.claim_ok(&key, Duration::from_millis(20)));
+        assert_eq!(stale.token() & TOKEN_MASK, TOKEN_MASK);
+        // The counter wraps to 1, never 0.
+        let other = acquired(store.claim_ok(&DedupKey::new("p", None, "b"), LEASE));
+        assert_eq!(other.token() & TOKEN_MASK, 1);
+        std::thread::sleep(Duration::from_millis(40));
+        // 2^24 - 1 claims later, the holder whose lease ran out has the same token as the one
+        // who claims the key now.
+        store.set_next_token(TOKEN_MASK - 1);
+        let fresh = acquired(store.claim_ok(&key, LEASE));
+        assert_eq!(fresh.token() & TOKEN_MASK, stale.token() & TOKEN_MASK);
+        assert!(!store.commit_now(&key, stale, TTL), "stale commit refused");
+        assert!(!store.release_now(&key, stale), "stale release refused");
+        assert!(matches!(
+            store.claim_ok(&key, LEASE),
+            Claim::InFlight { .. }
+        ));
+        assert!(store.commit_now(&key, fresh, TTL));
+        assert!(
+            !store.commit_now(&key, stale, TTL),
+            "nor does it pass for the committer"
+        );
+        assert!(
+            store.commit_now(&key, fresh, TTL),
+            "the committer may repeat"
+        );
         assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
     }
 
