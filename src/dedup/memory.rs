@@ -286,8 +286,8 @@ impl MemoryStore {
     /// Claims `key` (the synchronous core of [`DedupStore::claim`]).
     ///
     /// A new key in a full shard takes the place of the least recently used key that is
-    /// handled or whose lease ran out; keys still in flight are never evicted. When the
-    /// [`MAX_SKIPPED`] least recently used keys of the shard are all in flight, the claim is
+    /// handled or whose lease ran out; keys still in flight are never evicted. When the 64
+    /// least recently used keys of the shard (or all, if fewer) are in flight, the claim is
     /// refused with a [`DedupError::is_full`] error (the pipeline answers 503 with
     /// `Retry-After`).
     pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Result<Claim, DedupError> {
