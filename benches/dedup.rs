@@ -30,7 +30,7 @@ fn keys(n: usize) -> Arc<Vec<DedupKey>> {
 }
 
 fn store_op(store: &MemoryStore, key: &DedupKey) {
-    if let Claim::Acquired(lease) = store.claim_now(key, LEASE) {
+    if let Ok(Claim::Acquired(lease)) = store.claim_now(key, LEASE) {
         black_box(store.commit_now(key, lease, TTL));
     }
 }

@@ -39,7 +39,7 @@ fn main() {
     let store = MemoryStore::with_capacity(KEYS);
     for id in &ids {
         let key = DedupKey::new("zernio", None, id);
-        if let Claim::Acquired(lease) = store.claim_now(&key, Duration::from_secs(60)) {
+        if let Ok(Claim::Acquired(lease)) = store.claim_now(&key, Duration::from_secs(60)) {
             store.commit_now(&key, lease, Duration::from_secs(72 * 3600));
         }
     }

@@ -19,11 +19,11 @@ use hookgate::{
     Delivery, Webhooks,
     event::{DecodeError, Event, EventOf, EventSet, UnknownEvent, decode_json},
     keyring::{Keyring, KeyringError, Tag, Tags},
-    secrets::Secrets,
     provider::{
         DeliveryMeta, Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError,
         Signed, parse_envelope, single_header,
     },
+    secrets::Secrets,
 };
 use http::{HeaderMap, HeaderName, Request};
 use http_body_util::{BodyExt, Full};

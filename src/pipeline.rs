@@ -318,11 +318,11 @@ impl Context {
                     "same key in flight; asked to retry"
                 )
             }
-            Rejection::StoreUnavailable
-            | Rejection::SecretsUnavailable
-            | Rejection::HandlerFailed
-            | Rejection::HandlerPanicked
-            | Rejection::HandlerTimeout => {
+            // Nothing was claimed: the sender is asked to retry later.
+            Rejection::StoreUnavailable | Rejection::SecretsUnavailable => {
+                tracing::error!(provider, event, key, code, "{rejection}; asked to retry")
+            }
+            Rejection::HandlerFailed | Rejection::HandlerPanicked | Rejection::HandlerTimeout => {
                 tracing::error!(provider, event, key, code, "{rejection}; key released")
             }
             _ => tracing::warn!(provider, event, key, code, "refused: {rejection}"),
@@ -719,6 +719,17 @@ fn refusal_to_rejection(refusal: Refusal) -> Rejection {
 
 /// Holds a claim until it is committed or released; a delivery dropped mid-way (the client
 /// went away, the server shut down) releases its claim in the background.
+///
+/// A commit or release that fails (the store is unreachable or slow) is retried in the
+/// background until it lands, with exponential backoff (100 ms doubling to 5 s, at most
+/// [`RETRY_ATTEMPTS`] attempts: about two minutes), each failure logged at WARN and giving up at
+/// ERROR. So a delivery answered 200 after its handler succeeded is remembered as handled once
+/// the store is back, rather than left in flight until its lease ends and then handled again.
+/// A commit that finds the key no longer held (the lease ran out, or the store lost the key,
+/// e.g. a Redis restarted without persistence) claims the key again and commits it, unless
+/// another delivery holds it (that one commits or releases it) or it is already handled. At most
+/// [`MAX_RETRIES`] keys are retried at once in the process, so memory stays bounded; past it, a
+/// failure is given up at once (ERROR), and the key frees itself when its lease ends.
 struct LeaseGuard {
     store: Arc<dyn DedupStore>,
     key: DedupKey,
@@ -726,22 +737,211 @@ struct LeaseGuard {
     context: Context,
 }
 
+/// Attempts of a background retry, the first one included.
+#[cfg(not(test))]
+const RETRY_ATTEMPTS: u32 = 30;
+#[cfg(test)]
+const RETRY_ATTEMPTS: u32 = 4;
+/// The wait before the first background retry, doubled after every failure up to
+/// [`RETRY_MAX_WAIT`].
+const RETRY_FIRST_WAIT: Duration = Duration::from_millis(100);
+/// The longest wait between two background retries.
+const RETRY_MAX_WAIT: Duration = Duration::from_secs(5);
+/// How long a claim taken again by a background commit lasts (it is committed at once).
+const RECLAIM_LEASE: Duration = Duration::from_secs(10);
+/// Keys retried in the background at once, across the process.
+const MAX_RETRIES: usize = 1024;
+static RETRIES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// One of the [`MAX_RETRIES`] places for a background retry, given back on drop.
+struct RetrySlot(&'static std::sync::atomic::AtomicUsize);
+
+impl RetrySlot {
+    fn take(counter: &'static std::sync::atomic::AtomicUsize, max: usize) -> Option<Self> {
+        use std::sync::atomic::Ordering;
+        counter
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(counter))
+    }
+}
+
+impl Drop for RetrySlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// What a background retry still has to do.
+#[derive(Clone, Copy)]
+enum Pending {
+    /// Commit with this TTL.
+    Commit(Duration),
+    /// The commit found the key no longer held: claim it again, then commit with this TTL.
+    Reclaim(Duration),
+    /// Release.
+    Release,
+}
+
+impl Pending {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Commit(_) => "commit",
+            Self::Reclaim(_) => "claim (to commit)",
+            Self::Release => "release",
+        }
+    }
+}
+
+/// A commit or release left to finish in the background.
+struct Retry {
+    store: Arc<dyn DedupStore>,
+    key: DedupKey,
+    lease: Lease,
+    context: Context,
+}
+
+impl Retry {
+    /// Starts retrying `pending` in the background, if there is a place and a runtime.
+    fn spawn(self, pending: Pending) {
+        let Some(slot) = RetrySlot::take(&RETRIES, MAX_RETRIES) else {
+            self.give_up(pending, "too many dedup operations retried at once");
+            return;
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _slot = slot;
+                    self.run(pending, true).await;
+                });
+            }
+            Err(_) => self.give_up(pending, "no tokio runtime to retry on"),
+        }
+    }
+
+    /// Tries `pending` until it lands or [`RETRY_ATTEMPTS`] attempts failed, waiting first if
+    /// `wait_first` (the caller just failed).
+    async fn run(mut self, mut pending: Pending, wait_first: bool) {
+        let mut wait = RETRY_FIRST_WAIT;
+        let mut must_wait = wait_first && !matches!(pending, Pending::Reclaim(_));
+        let mut last_error = None;
+        for attempt in 1..=RETRY_ATTEMPTS {
+            if must_wait {
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(RETRY_MAX_WAIT);
+            }
+            let (provider, key) = (self.context.provider, self.context.key.as_deref());
+            let error = match pending {
+                Pending::Commit(ttl) => match self.store.commit(&self.key, self.lease, ttl).await {
+                    Ok(true) => {
+                        tracing::info!(provider, key, attempt, "dedup commit landed on retry");
+                        return;
+                    }
+                    Ok(false) => {
+                        // No longer held: take the key again (no wait) and commit it.
+                        pending = Pending::Reclaim(ttl);
+                        must_wait = false;
+                        continue;
+                    }
+                    Err(error) => error,
+                },
+                Pending::Reclaim(ttl) => match self.store.claim(&self.key, RECLAIM_LEASE).await {
+                    Ok(Claim::Acquired(lease)) => {
+                        self.lease = lease;
+                        pending = Pending::Commit(ttl);
+                        must_wait = false;
+                        continue;
+                    }
+                    Ok(Claim::Done) => {
+                        tracing::debug!(provider, key, "key already handled");
+                        return;
+                    }
+                    Ok(Claim::InFlight { .. }) => {
+                        tracing::warn!(
+                            provider,
+                            key,
+                            "lease ended before commit and another delivery of the key is being \
+                             handled: the handler ran twice"
+                        );
+                        return;
+                    }
+                    Err(error) => error,
+                },
+                Pending::Release => match self.store.release(&self.key, self.lease).await {
+                    Ok(_) => return,
+                    Err(error) => error,
+                },
+            };
+            if attempt == RETRY_ATTEMPTS {
+                last_error = Some(error.to_string());
+                break;
+            }
+            tracing::warn!(
+                provider,
+                key,
+                attempt,
+                %error,
+                "dedup {} failed; retrying in {wait:?}",
+                pending.name()
+            );
+            must_wait = true;
+        }
+        self.give_up(pending, last_error.as_deref().unwrap_or("no attempt left"));
+    }
+
+    fn give_up(&self, pending: Pending, why: &str) {
+        let (provider, key) = (self.context.provider, self.context.key.as_deref());
+        match pending {
+            Pending::Commit(_) | Pending::Reclaim(_) => tracing::error!(
+                provider,
+                key,
+                why,
+                "gave up on a dedup commit: a retry of this delivery may run its handler again"
+            ),
+            Pending::Release => tracing::error!(
+                provider,
+                key,
+                why,
+                "gave up on a dedup release: the key frees itself when its lease ends"
+            ),
+        }
+    }
+}
+
 impl LeaseGuard {
+    fn retry(&self, lease: Lease) -> Retry {
+        Retry {
+            store: self.store.clone(),
+            key: self.key,
+            lease,
+            context: self.context.clone(),
+        }
+    }
+
     async fn commit(&mut self, ttl: Duration) {
         if let Some(lease) = self.lease.take() {
+            let (provider, key) = (self.context.provider, self.context.key.as_deref());
             match self.store.commit(&self.key, lease, ttl).await {
                 Ok(true) => {}
-                Ok(false) => tracing::warn!(
-                    provider = self.context.provider,
-                    key = self.context.key.as_deref(),
-                    "lease expired before commit; a retry may run the handler again"
-                ),
-                Err(error) => tracing::error!(
-                    provider = self.context.provider,
-                    key = self.context.key.as_deref(),
-                    %error,
-                    "dedup commit failed; a retry may run the handler again"
-                ),
+                Ok(false) => {
+                    tracing::warn!(
+                        provider,
+                        key,
+                        "lease ended before commit; claiming the key again to commit it"
+                    );
+                    self.retry(lease).spawn(Pending::Reclaim(ttl));
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        provider,
+                        key,
+                        %error,
+                        "dedup commit failed; retrying in the background"
+                    );
+                    self.retry(lease).spawn(Pending::Commit(ttl));
+                }
             }
         }
     }
@@ -750,12 +950,13 @@ impl LeaseGuard {
         if let Some(lease) = self.lease.take()
             && let Err(error) = self.store.release(&self.key, lease).await
         {
-            tracing::error!(
+            tracing::warn!(
                 provider = self.context.provider,
                 key = self.context.key.as_deref(),
                 %error,
-                "dedup release failed; the key frees itself when its lease ends"
+                "dedup release failed; retrying in the background"
             );
+            self.retry(lease).spawn(Pending::Release);
         }
     }
 }
@@ -765,9 +966,25 @@ impl Drop for LeaseGuard {
         if let Some(lease) = self.lease.take()
             && let Ok(runtime) = tokio::runtime::Handle::try_current()
         {
-            let (store, key) = (self.store.clone(), self.key);
+            // One task per dropped delivery, as the delivery had; it takes a retry place only
+            // if the first release fails.
+            let retry = self.retry(lease);
             runtime.spawn(async move {
-                let _ = store.release(&key, lease).await;
+                if let Err(error) = retry.store.release(&retry.key, retry.lease).await {
+                    tracing::warn!(
+                        provider = retry.context.provider,
+                        key = retry.context.key.as_deref(),
+                        %error,
+                        "dedup release failed; retrying"
+                    );
+                    match RetrySlot::take(&RETRIES, MAX_RETRIES) {
+                        Some(_slot) => retry.run(Pending::Release, true).await,
+                        None => retry.give_up(
+                            Pending::Release,
+                            "too many dedup operations retried at once",
+                        ),
+                    }
+                }
             });
         }
     }
@@ -778,5 +995,194 @@ pub(crate) fn respond(result: Result<Ack, Rejection>) -> Response<Full<Bytes>> {
     match result {
         Ok(ack) => ack.into_response(),
         Err(rejection) => rejection.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod lease_guard_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::dedup::{DedupError, StoreFuture};
+
+    const LEASE: Duration = Duration::from_secs(60);
+    const TTL: Duration = Duration::from_secs(3600);
+
+    /// A memory store whose next `fail` commits and releases fail.
+    #[derive(Default)]
+    struct Flaky {
+        inner: MemoryStore,
+        fail: AtomicUsize,
+        calls: AtomicUsize,
+    }
+
+    impl Flaky {
+        fn failing(fail: usize) -> Arc<Self> {
+            let store = Self::default();
+            store.fail.store(fail, Ordering::SeqCst);
+            Arc::new(store)
+        }
+
+        fn fails(&self) -> bool {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            self.fail
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok()
+        }
+
+        fn claim_now(&self, key: &DedupKey, lease: Duration) -> Claim {
+            self.inner.claim_now(key, lease).unwrap()
+        }
+    }
+
+    impl DedupStore for Flaky {
+        fn claim<'a>(
+            &'a self,
+            key: &'a DedupKey,
+            lease: Duration,
+        ) -> StoreFuture<'a, Result<Claim, DedupError>> {
+            self.inner.claim(key, lease)
+        }
+
+        fn commit<'a>(
+            &'a self,
+            key: &'a DedupKey,
+            lease: Lease,
+            ttl: Duration,
+        ) -> StoreFuture<'a, Result<bool, DedupError>> {
+            if self.fails() {
+                return StoreFuture::ready(Err(DedupError::new("unreachable")));
+            }
+            self.inner.commit(key, lease, ttl)
+        }
+
+        fn release<'a>(
+            &'a self,
+            key: &'a DedupKey,
+            lease: Lease,
+        ) -> StoreFuture<'a, Result<bool, DedupError>> {
+            if self.fails() {
+                return StoreFuture::ready(Err(DedupError::new("unreachable")));
+            }
+            self.inner.release(key, lease)
+        }
+    }
+
+    fn guard(store: &Arc<Flaky>, key: DedupKey, lease: Duration) -> LeaseGuard {
+        let Claim::Acquired(lease) = store.claim_now(&key, lease) else {
+            panic!("a new key is acquired");
+        };
+        LeaseGuard {
+            store: store.clone(),
+            key,
+            lease: Some(lease),
+            context: Context {
+                provider: "test",
+                event: None,
+                key: Some("k".into()),
+            },
+        }
+    }
+
+    /// Waits (up to 5 s) until `done` holds.
+    async fn eventually(done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "timed out");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failed_commit_is_retried_until_it_lands() {
+        let store = Flaky::failing(2);
+        let key = DedupKey::new("test", None, "commit");
+        guard(&store, key, LEASE).commit(TTL).await;
+        assert!(matches!(
+            store.claim_now(&key, LEASE),
+            Claim::InFlight { .. }
+        ));
+        eventually(|| store.claim_now(&key, LEASE) == Claim::Done).await;
+        assert_eq!(store.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_release_is_retried_until_it_lands() {
+        let store = Flaky::failing(1);
+        let key = DedupKey::new("test", None, "release");
+        guard(&store, key, LEASE).release().await;
+        eventually(|| matches!(store.claim_now(&key, LEASE), Claim::Acquired(_))).await;
+        assert_eq!(store.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_dropped_guard_releases_and_retries() {
+        let store = Flaky::failing(1);
+        let key = DedupKey::new("test", None, "dropped");
+        drop(guard(&store, key, LEASE));
+        eventually(|| matches!(store.claim_now(&key, LEASE), Claim::Acquired(_))).await;
+        assert_eq!(store.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_commit_that_keeps_failing_is_given_up() {
+        let store = Flaky::failing(usize::MAX);
+        let key = DedupKey::new("test", None, "hopeless");
+        guard(&store, key, LEASE).commit(TTL).await;
+        let attempts = 1 + RETRY_ATTEMPTS as usize;
+        eventually(|| store.calls.load(Ordering::SeqCst) == attempts).await;
+        tokio::time::sleep(RETRY_FIRST_WAIT * 16).await;
+        assert_eq!(store.calls.load(Ordering::SeqCst), attempts, "no more");
+    }
+
+    #[tokio::test]
+    async fn a_commit_after_the_lease_ended_claims_the_key_again() {
+        let store = Flaky::failing(0);
+        let key = DedupKey::new("test", None, "late");
+        let mut late = guard(&store, key, Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        // Meanwhile another delivery of the key ran, failed and released it: the late
+        // holder's handler succeeded, so the key is handled.
+        let Claim::Acquired(other) = store.claim_now(&key, LEASE) else {
+            panic!("the lease ended");
+        };
+        assert!(store.inner.release_now(&key, other));
+        late.commit(TTL).await;
+        // (A claim would take the free key: look only once the background task ran.)
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+    }
+
+    #[tokio::test]
+    async fn a_late_commit_leaves_another_holders_claim_alone() {
+        let store = Flaky::failing(0);
+        let key = DedupKey::new("test", None, "taken");
+        let mut late = guard(&store, key, Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let Claim::Acquired(other) = store.claim_now(&key, LEASE) else {
+            panic!("the lease ended");
+        };
+        late.commit(TTL).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(matches!(
+            store.claim_now(&key, LEASE),
+            Claim::InFlight { .. }
+        ));
+        assert!(
+            store.inner.commit_now(&key, other, TTL),
+            "the holder commits"
+        );
+    }
+
+    #[test]
+    fn retry_places_are_bounded() {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let first = RetrySlot::take(&COUNTER, 2).unwrap();
+        let second = RetrySlot::take(&COUNTER, 2).unwrap();
+        assert!(RetrySlot::take(&COUNTER, 2).is_none());
+        drop(first);
+        let third = RetrySlot::take(&COUNTER, 2).unwrap();
+        drop((second, third));
+        assert_eq!(COUNTER.load(Ordering::SeqCst), 0);
     }
 }

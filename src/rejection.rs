@@ -72,7 +72,7 @@ pub enum Rejection {
         /// bounded by the handler timeout (sent rounded up, at least 1 s).
         retry_after: Duration,
     },
-    /// The dedup store failed (503).
+    /// The dedup store failed, or is full of deliveries in flight (503 with `Retry-After: 5`).
     #[error("dedup store unavailable")]
     StoreUnavailable,
     /// The service already buffers as many body bytes as it may
@@ -161,6 +161,9 @@ impl Rejection {
             }
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
+            }
+            Self::StoreUnavailable | Self::SecretsUnavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
             _ => {}
         }

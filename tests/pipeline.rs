@@ -899,7 +899,7 @@ async fn refusal_logs_carry_only_the_fields_known_at_that_point() {
         .find(|line| line.contains("code=\"store_unavailable\""))
         .unwrap_or_else(|| panic!("no refusal line in:\n{text}"));
     // The fields after the message are the event's own (the span's come before it).
-    let (_, fields) = line.split_once("key released").unwrap();
+    let (_, fields) = line.split_once("asked to retry").unwrap();
     assert!(fields.contains("event=\"webhook.test\""), "{line}");
     assert!(fields.contains("key=\"log-2\""), "{line}");
     assert!(!text.contains("=\"\""), "an empty field in:\n{text}");

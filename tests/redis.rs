@@ -7,7 +7,7 @@
 
 use std::{
     collections::HashMap,
-    io::{BufRead as _, BufReader, Write as _},
+    io::{BufRead, BufReader, Write as _},
     net::{TcpListener, TcpStream},
     process::{Child, Command, Stdio},
     sync::{Arc, Mutex},
@@ -143,9 +143,9 @@ impl Drop for RedisServer {
     }
 }
 
-/// One command over plain RESP (inline form), for PING and for looking at keys directly:
-/// simple strings and integers as text, bulk strings as their content, nil as `(nil)`, errors
-/// with their leading `-`.
+/// One command over plain RESP, for PING and for looking at keys directly: simple strings and
+/// integers as text, bulk strings as their content, nil as `(nil)`, arrays as their elements
+/// one per line, errors with their leading `-`.
 fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(2)))?;
@@ -154,20 +154,49 @@ fn command(port: u16, args: &[&str]) -> std::io::Result<String> {
         request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
     }
     stream.write_all(request.as_bytes())?;
-    let mut reader = BufReader::new(stream);
+    reply(&mut BufReader::new(stream))
+}
+
+fn reply(reader: &mut impl BufRead) -> std::io::Result<String> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let line = line.trim_end();
     Ok(match line.as_bytes().first() {
         Some(b'+' | b':') => line[1..].to_owned(),
-        Some(b'$') if line == "$-1" => "(nil)".to_owned(),
+        Some(b'$' | b'*') if line.ends_with("-1") => "(nil)".to_owned(),
         Some(b'$') => {
-            let mut value = String::new();
-            reader.read_line(&mut value)?;
-            value.trim_end().to_owned()
+            let len: usize = line[1..].parse().unwrap();
+            let mut value = vec![0; len + 2];
+            reader.read_exact(&mut value)?;
+            value.truncate(len);
+            String::from_utf8(value).unwrap()
+        }
+        Some(b'*') => {
+            let len: usize = line[1..].parse().unwrap();
+            let items = (0..len)
+                .map(|_| reply(reader))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            items.join("\n")
         }
         _ => line.to_owned(),
     })
+}
+
+/// The values of all the keys in the server's database.
+fn values(port: u16) -> Vec<String> {
+    let keys = command(port, &["KEYS", "*"]).unwrap();
+    keys.lines()
+        .map(|key| command(port, &["GET", key]).unwrap())
+        .collect()
+}
+
+/// Waits (up to 10 s) until `done` holds.
+async fn eventually(what: &str, done: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 fn acquired(claim: Claim) -> Lease {
@@ -531,4 +560,200 @@ async fn passwords_stay_out_of_debug_and_bad_targets_fail_fast() {
             .await
             .is_err()
     );
+}
+
+/// A replica whose `webhook.test` handler counts its run, says it started, waits for a permit
+/// of `go`, then succeeds (or fails, with `fail`).
+fn gated_replica(
+    store: RedisDedupStore,
+    counts: &Counts,
+    go: &Arc<tokio::sync::Semaphore>,
+    fail: bool,
+) -> (
+    Dispatcher<Zernio, ()>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+) {
+    let (counts, go) = (counts.clone(), go.clone());
+    let (started, running) = tokio::sync::mpsc::unbounded_channel();
+    let service = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .store(store)
+        .on(move |_: zernio::WebhookTest, delivery: Delivery| {
+            let (counts, go, started) = (counts.clone(), go.clone(), started.clone());
+            async move {
+                *counts
+                    .lock()
+                    .unwrap()
+                    .entry(delivery.key().to_owned())
+                    .or_default() += 1;
+                started.send(()).unwrap();
+                go.acquire().await.unwrap().forget();
+                if fail { Err("handler failed") } else { Ok(()) }
+            }
+        })
+        .build()
+        .unwrap();
+    (service, running)
+}
+
+/// Sends `delivery(id)` to `service`; the answer's status and body.
+async fn send_for_body(service: &Dispatcher<Zernio, ()>, id: &str) -> (u16, String) {
+    use http_body_util::BodyExt as _;
+    let response = service.clone().oneshot(delivery(id)).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_lost_to_a_redis_restart_lands_after_it() {
+    let Some(mut server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let counts = Counts::default();
+    let go = Arc::new(tokio::sync::Semaphore::new(0));
+    let (service, mut running) = gated_replica(store(&server).await, &counts, &go, false);
+
+    // Redis dies while the handler runs, and comes back after the handler succeeded: the
+    // commit fails, the delivery is answered 200 (handled), and the commit is retried.
+    let first = tokio::spawn({
+        let service = service.clone();
+        async move { send(&service, "evt_after").await }
+    });
+    running.recv().await.unwrap();
+    server.stop();
+    go.add_permits(1);
+    assert_eq!(first.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.restart();
+    // Redis kept nothing: the retried commit takes the key again and marks it handled.
+    eventually("the commit lands after the restart", || {
+        values(server.port).iter().any(|v| v.starts_with("done:"))
+    })
+    .await;
+    assert_eq!(
+        send_for_body(&service, "evt_after").await,
+        (200, r#"{"status":"duplicate"}"#.to_owned())
+    );
+    assert_eq!(
+        count(&counts, "evt_after"),
+        1,
+        "the handler did not run again"
+    );
+
+    // Redis dies and comes back while the handler runs: the commit finds no key to commit.
+    let second = tokio::spawn({
+        let service = service.clone();
+        async move { send(&service, "evt_during").await }
+    });
+    running.recv().await.unwrap();
+    server.stop();
+    server.restart();
+    go.add_permits(1);
+    assert_eq!(second.await.unwrap(), 200);
+    eventually("the commit lands on the restarted Redis", || {
+        let values = values(server.port);
+        !values.is_empty() && values.iter().all(|v| v.starts_with("done:"))
+    })
+    .await;
+    assert_eq!(
+        send_for_body(&service, "evt_during").await,
+        (200, r#"{"status":"duplicate"}"#.to_owned())
+    );
+    assert_eq!(
+        count(&counts, "evt_during"),
+        1,
+        "the handler did not run again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_stalled_with_a_cold_script_cache_lands() {
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let counts = Counts::default();
+    let go = Arc::new(tokio::sync::Semaphore::new(0));
+    let store = store(&server).await.op_timeout(Duration::from_millis(200));
+    let (service, mut running) = gated_replica(store, &counts, &go, false);
+
+    let first = tokio::spawn({
+        let service = service.clone();
+        async move { send(&service, "evt_cold").await }
+    });
+    running.recv().await.unwrap();
+    // Redis forgets its scripts, then hangs while the commit is sent: the commit times out,
+    // and when Redis resumes, its `EVALSHA` only finds `NOSCRIPT`.
+    assert_eq!(command(server.port, &["SCRIPT", "FLUSH"]).unwrap(), "OK");
+    server.signal("STOP");
+    go.add_permits(1);
+    assert_eq!(first.await.unwrap(), 200);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("CONT");
+    eventually("the commit lands", || {
+        values(server.port).iter().any(|v| v.starts_with("done:"))
+    })
+    .await;
+    assert_eq!(
+        send_for_body(&service, "evt_cold").await,
+        (200, r#"{"status":"duplicate"}"#.to_owned())
+    );
+    assert_eq!(count(&counts, "evt_cold"), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_stalled_with_a_cold_script_cache_lands() {
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let counts = Counts::default();
+    let go = Arc::new(tokio::sync::Semaphore::new(0));
+    let store = store(&server).await.op_timeout(Duration::from_millis(200));
+    let (service, mut running) = gated_replica(store, &counts, &go, true);
+
+    let first = tokio::spawn({
+        let service = service.clone();
+        async move { send(&service, "evt_fails").await }
+    });
+    running.recv().await.unwrap();
+    assert_eq!(command(server.port, &["SCRIPT", "FLUSH"]).unwrap(), "OK");
+    server.signal("STOP");
+    go.add_permits(1);
+    assert_eq!(first.await.unwrap(), 500);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.signal("CONT");
+    // Released: the provider's retry is handled now, not after the 60 s lease.
+    eventually("the release lands", || values(server.port).is_empty()).await;
+    go.add_permits(1);
+    assert_eq!(send(&service, "evt_fails").await, 500);
+    assert_eq!(count(&counts, "evt_fails"), 2);
+}
+
+/// `number_of_cached_scripts` from `INFO memory`.
+fn cached_scripts(port: u16) -> usize {
+    let info = command(port, &["INFO", "memory"]).unwrap();
+    info.lines()
+        .find_map(|line| line.strip_prefix("number_of_cached_scripts:"))
+        .expect("INFO memory lists the cached scripts")
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn scripts_are_loaded_at_connect_and_after_a_flush() {
+    let Some(server) = RedisServer::start(&[]) else {
+        return;
+    };
+    let store = store(&server).await;
+    assert_eq!(cached_scripts(server.port), 3, "loaded at connect");
+    let key = DedupKey::new("zernio", None, "evt_flush");
+    let lease = acquired(store.claim(&key, LEASE).await.unwrap());
+    assert_eq!(command(server.port, &["SCRIPT", "FLUSH"]).unwrap(), "OK");
+    assert_eq!(cached_scripts(server.port), 0);
+    assert!(store.commit(&key, lease, TTL).await.unwrap());
+    assert_eq!(store.claim(&key, LEASE).await.unwrap(), Claim::Done);
+    eventually("all three scripts are loaded again", || {
+        cached_scripts(server.port) == 3
+    })
+    .await;
 }

@@ -28,16 +28,38 @@ const DEFAULT_SHARDS: usize = 16;
 /// Bits of a slot that hold the lease token; above them, the "done" bit, then the deadline.
 const TOKEN_BITS: u32 = 24;
 const TOKEN_MASK: u64 = (1 << TOKEN_BITS) - 1;
-/// Set once the key is committed: the deadline is then its TTL, and the token says which
-/// lease committed it (so that a repeated commit by the same holder is answered `true`, as
-/// Redis answers it).
+/// Set once the key is committed: the deadline is then its TTL, and the token bits hold a
+/// fingerprint of the lease that committed it (so that a repeated commit by the same holder is
+/// answered `true`, as Redis answers it).
 const DONE: u64 = 1 << TOKEN_BITS;
 const DEADLINE_SHIFT: u32 = TOKEN_BITS + 1;
+/// How many keys in flight a claim of a new key in a full shard may skip over, looking for a
+/// handled or expired key to evict, before it refuses (see [`make_room`]).
+const MAX_SKIPPED: usize = 64;
 /// The latest deadline a slot can hold (39 bits of milliseconds: about 17 years).
 const MAX_DEADLINE_MS: u64 = (1 << (64 - DEADLINE_SHIFT)) - 1;
 
-/// An in-process dedup store: bounded by capacity (least recently used keys go first) and by a
-/// TTL per entry, with leases that expire.
+/// An in-process dedup store: bounded by capacity (least recently used handled keys go first)
+/// and by a TTL per entry, with leases that expire.
+///
+/// # Guarantees
+///
+/// - A key in flight (claimed, neither committed, released nor past its lease) is never
+///   evicted: a duplicate of a delivery being handled gets [`Claim::InFlight`] until it ends,
+///   and the holder's commit always finds its claim. When a shard has no room left but for
+///   keys in flight, a claim of a new key is refused with a [`DedupError`] whose
+///   [`is_full`](DedupError::is_full) is true (the pipeline answers 503 with `Retry-After`, so
+///   the sender comes back once deliveries finished); keys already known still answer.
+/// - Handled keys are evicted in least recently used order once the store is full, so a retry
+///   arriving after more than `capacity` newer deliveries runs its handler again: size the
+///   store for the deliveries of one provider retry horizon.
+/// - Only the lease that claimed a key can commit or release it: a holder whose lease ran out
+///   (and whose key was claimed again since) gets `false`. Lease tokens are 24-bit counters
+///   per shard and wrap, but a [`Lease`] also carries its claim's deadline, which is later for
+///   every new claim of a key, so a stale holder is told apart however many claims came in
+///   between. (A committed key keeps 24 bits of its lease, so a stale holder's repeated commit
+///   may, once in 2^24, be answered `true` for a key that is indeed handled.)
+/// - Nothing survives the process: after a restart every key is new.
 ///
 /// Keys are spread over shards, each an LRU map ([`schnellru::LruMap`]) behind its own mutex,
 /// so concurrent deliveries rarely wait for each other. An entry is 32 bytes stored inline in
@@ -62,11 +84,12 @@ type Map = LruMap<Digest, Slot, ByLength, DigestHasher>;
 struct ShardInner {
     map: Map,
     /// Lease tokens only need to differ per key, so each shard counts its own (no shared
-    /// atomic for threads to fight over).
+    /// atomic for threads to fight over). They are 24 bits and wrap, but a [`Lease`] is the
+    /// whole claimed slot, deadline included: see [`Slot::held_by`].
     next_token: u64,
 }
 
-/// The next lease token of a shard: never 0 (which marks a committed key).
+/// The next lease token of a shard: never 0, wrapping after 2^24 - 1.
 fn new_token(next_token: &mut u64) -> u64 {
     *next_token = next_token.wrapping_add(1) & TOKEN_MASK;
     if *next_token == 0 {
@@ -132,7 +155,8 @@ impl BuildHasher for DigestHasher {
 }
 
 /// Packed entry state: deadline (ms since the store's epoch) in the high 39 bits, the done
-/// bit, and the lease token in the low 24 (never 0 for a real lease).
+/// bit, and in the low 24 the lease token (claimed; never 0) or a fingerprint of the lease
+/// that committed (done; never 0).
 #[derive(Clone, Copy)]
 struct Slot(u64);
 
@@ -141,9 +165,13 @@ impl Slot {
     fn claimed(deadline_ms: u64, token: u64) -> Self {
         Self((deadline_ms.min(MAX_DEADLINE_MS) << DEADLINE_SHIFT) | (token & TOKEN_MASK))
     }
-    /// Committed by `token`, remembered until `deadline_ms`.
-    fn done(deadline_ms: u64, token: u64) -> Self {
-        Self(Self::claimed(deadline_ms, token).0 | DONE)
+    /// Committed by `lease`, remembered until `deadline_ms`.
+    fn done(deadline_ms: u64, lease: Lease) -> Self {
+        Self(Self::claimed(deadline_ms, fingerprint(lease)).0 | DONE)
+    }
+    /// The lease of this claimed slot: the whole slot, deadline and token.
+    fn lease(self) -> Lease {
+        Lease::new(self.0)
     }
     fn deadline_ms(self) -> u64 {
         self.0 >> DEADLINE_SHIFT
@@ -151,18 +179,32 @@ impl Slot {
     fn is_done(self) -> bool {
         self.0 & DONE != 0
     }
-    /// Whether `lease` carries this entry's token (token 0 is never issued).
-    fn token_is(self, lease: Lease) -> bool {
-        let token = self.0 & TOKEN_MASK;
-        token != 0 && token == lease.token() & TOKEN_MASK
-    }
-    /// Whether `lease` holds this (claimed, not committed) entry.
+    /// Whether `lease` holds this (claimed, not committed) entry: the lease is the slot as it
+    /// was claimed, so the deadline must match as well as the 24-bit token. The token wraps,
+    /// but a holder whose lease ran out has an earlier deadline than whoever claimed the key
+    /// since (a claim is only granted at or after the previous one's deadline, and lasts at
+    /// least a millisecond): a stale holder never passes for the current one, however many
+    /// claims came in between.
     fn held_by(self, lease: Lease) -> bool {
-        !self.is_done() && self.token_is(lease)
+        !self.is_done() && self.0 == lease.token()
     }
-    /// Whether `lease` committed this entry.
+    /// Whether `lease` committed this entry (up to its 24-bit fingerprint).
     fn committed_by(self, lease: Lease) -> bool {
-        self.is_done() && self.token_is(lease)
+        self.is_done()
+            && lease.token() & TOKEN_MASK != 0
+            && self.0 & TOKEN_MASK == fingerprint(lease)
+    }
+}
+
+/// 24 bits of a lease (deadline and token, mixed), never 0: what a committed slot keeps of the
+/// lease that committed it.
+fn fingerprint(lease: Lease) -> u64 {
+    let mut z = lease.token().wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    z ^= z >> 29;
+    z = z.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    match (z >> 40) & TOKEN_MASK {
+        0 => 1,
+        bits => bits,
     }
 }
 
@@ -217,6 +259,14 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Sets every shard's token counter (to test the wrap).
+    #[cfg(test)]
+    fn set_next_token(&self, next: u64) {
+        for shard in &self.shards {
+            lock(&shard.0).next_token = next;
+        }
+    }
+
     fn shard(&self, key: &DedupKey) -> MutexGuard<'_, ShardInner> {
         let (_, tail) = key.digest().split_last_chunk::<8>().expect("16 bytes");
         let index = u64::from_le_bytes(*tail) as usize;
@@ -234,37 +284,43 @@ impl MemoryStore {
     }
 
     /// Claims `key` (the synchronous core of [`DedupStore::claim`]).
-    pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Claim {
+    ///
+    /// A new key in a full shard takes the place of the least recently used key that is
+    /// handled or whose lease ran out; keys still in flight are never evicted. When the 64
+    /// least recently used keys of the shard (or all, if fewer) are in flight, the claim is
+    /// refused with a [`DedupError::is_full`] error (the pipeline answers 503 with
+    /// `Retry-After`).
+    pub fn claim_now(&self, key: &DedupKey, lease: Duration) -> Result<Claim, DedupError> {
         let now = self.now_ms();
-        let lease_deadline = deadline(now, lease);
+        // At least a millisecond, so that every claim of a key ends later than the previous.
+        let lease_deadline = deadline(now, lease).max(now + 1);
+        let digest = Digest::of(key);
         let mut shard = self.shard(key);
         let ShardInner { map, next_token } = &mut *shard;
-        // One lookup: a new key is inserted (evicting the least recently used if the shard is
-        // full), a known one is promoted and handed back.
-        let mut inserted = None;
-        let slot = map
-            .get_or_insert(Digest::of(key), || {
-                let token = new_token(next_token);
-                inserted = Some(token);
-                Slot::claimed(lease_deadline, token)
-            })
-            .expect("a shard holds at least one key");
-        if let Some(token) = inserted {
-            return Claim::Acquired(Lease::new(token));
+        // A known key is promoted and looked at.
+        if let Some(slot) = map.get(&digest) {
+            if slot.deadline_ms() > now {
+                return Ok(if slot.is_done() {
+                    Claim::Done
+                } else {
+                    Claim::InFlight {
+                        retry_after: Duration::from_millis(slot.deadline_ms() - now),
+                    }
+                });
+            }
+            // The lease or the TTL ran out: the key is claimable again, under a new token.
+            *slot = Slot::claimed(lease_deadline, new_token(next_token));
+            return Ok(Claim::Acquired(slot.lease()));
         }
-        if slot.deadline_ms() > now {
-            return if slot.is_done() {
-                Claim::Done
-            } else {
-                Claim::InFlight {
-                    retry_after: Duration::from_millis(slot.deadline_ms() - now),
-                }
-            };
+        // A new key: make room first if the shard is full, without evicting a key in flight.
+        if map.len() >= map.limiter().max_length() as usize && !make_room(map, now) {
+            return Err(full());
         }
-        // The lease or the TTL ran out: the key is claimable again, under a new token.
-        let token = new_token(next_token);
-        *slot = Slot::claimed(lease_deadline, token);
-        Claim::Acquired(Lease::new(token))
+        let slot = Slot::claimed(lease_deadline, new_token(next_token));
+        if !map.insert(digest, slot) {
+            return Err(full());
+        }
+        Ok(Claim::Acquired(slot.lease()))
     }
 
     /// Commits `key` (the synchronous core of [`DedupStore::commit`]). A repeated commit by the
@@ -274,7 +330,7 @@ impl MemoryStore {
         let mut shard = self.shard(key);
         match shard.map.peek_mut(&Digest::of(key)) {
             Some(slot) if slot.held_by(lease) => {
-                *slot = Slot::done(deadline(now, ttl), lease.token());
+                *slot = Slot::done(deadline(now, ttl), lease);
                 true
             }
             Some(slot) => slot.committed_by(lease) && slot.deadline_ms() > now,
@@ -294,6 +350,35 @@ impl MemoryStore {
             _ => false,
         }
     }
+}
+
+/// Makes room in a full shard for one more key by evicting its least recently used key, if
+/// that key is handled or its lease ran out. A key still in flight is never evicted (a
+/// duplicate of its delivery would then run while it is handled, and its commit be lost): it
+/// is moved to the most recently used end instead, and the next oldest is looked at, at most
+/// [`MAX_SKIPPED`] keys. False when none could go.
+///
+/// Moving a key in flight costs a few pointer writes, and it comes back to the oldest end only
+/// after the whole shard was cycled through, so a claim skips keys only when the shard holds
+/// more leases than it takes new keys during one lease: then it is nearly full of work.
+fn make_room(map: &mut Map, now: u64) -> bool {
+    for _ in 0..MAX_SKIPPED.min(map.len()) {
+        let Some((&digest, &slot)) = map.peek_oldest() else {
+            return true;
+        };
+        if slot.is_done() || slot.deadline_ms() <= now {
+            map.pop_oldest();
+            return true;
+        }
+        map.get(&digest);
+    }
+    false
+}
+
+/// The error of a claim refused by a shard full of keys in flight.
+#[cold]
+fn full() -> DedupError {
+    DedupError::full("memory store full: its least recently used keys are all in flight")
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -331,8 +416,7 @@ impl DedupStore for MemoryStore {
         key: &'a DedupKey,
         lease: Duration,
     ) -> StoreFuture<'a, Result<Claim, DedupError>> {
-        let claim = self.claim_now(key, lease);
-        StoreFuture::ready(Ok(claim))
+        StoreFuture::ready(self.claim_now(key, lease))
     }
 
     fn commit<'a>(
@@ -362,6 +446,23 @@ mod tests {
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(3600);
 
+    /// `claim_now` of a claim that must not be refused.
+    trait ClaimOk {
+        fn claim_ok(&self, key: &DedupKey, lease: Duration) -> Claim;
+    }
+
+    impl ClaimOk for MemoryStore {
+        fn claim_ok(&self, key: &DedupKey, lease: Duration) -> Claim {
+            self.claim_now(key, lease).expect("claim refused")
+        }
+    }
+
+    fn keys(n: usize) -> Vec<DedupKey> {
+        (0..n)
+            .map(|i| DedupKey::new("p", None, &i.to_string()))
+            .collect()
+    }
+
     fn acquired(claim: Claim) -> Lease {
         match claim {
             Claim::Acquired(lease) => lease,
@@ -373,18 +474,18 @@ mod tests {
     fn claim_commit_release() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(
-            matches!(store.claim_now(&key, LEASE), Claim::InFlight { retry_after } if retry_after <= LEASE)
+            matches!(store.claim_ok(&key, LEASE), Claim::InFlight { retry_after } if retry_after <= LEASE)
         );
         assert!(store.release_now(&key, lease));
         assert!(
             !store.release_now(&key, lease),
             "a released lease holds nothing"
         );
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(store.commit_now(&key, lease, TTL));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
         assert!(
             !store.release_now(&key, lease),
             "a committed key cannot be released"
@@ -395,17 +496,17 @@ mod tests {
     fn leases_and_ttls_expire() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let stale = acquired(store.claim_now(&key, Duration::from_millis(20)));
+        let stale = acquired(store.claim_ok(&key, Duration::from_millis(20)));
         std::thread::sleep(Duration::from_millis(40));
         // The holder died: the key is claimable again, and the stale holder can no longer
         // commit or release the new holder's claim.
-        let fresh = acquired(store.claim_now(&key, LEASE));
+        let fresh = acquired(store.claim_ok(&key, LEASE));
         assert!(!store.commit_now(&key, stale, TTL));
         assert!(!store.release_now(&key, stale));
         assert!(store.commit_now(&key, fresh, Duration::from_millis(20)));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
         std::thread::sleep(Duration::from_millis(40));
-        acquired(store.claim_now(&key, LEASE));
+        acquired(store.claim_ok(&key, LEASE));
     }
 
     #[test]
@@ -413,7 +514,7 @@ mod tests {
         let store = MemoryStore::with_shards(64, 4);
         for i in 0..1000 {
             let key = DedupKey::new("p", None, &i.to_string());
-            let lease = acquired(store.claim_now(&key, LEASE));
+            let lease = acquired(store.claim_ok(&key, LEASE));
             store.commit_now(&key, lease, TTL);
         }
         // 4 shards of 16 + 0 + 8 keys each.
@@ -424,7 +525,7 @@ mod tests {
     fn a_committed_key_answers_to_no_lease() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, LEASE));
+        let lease = acquired(store.claim_ok(&key, LEASE));
         assert!(store.commit_now(&key, lease, TTL));
         // Token 0 is never issued: a lease that carries it (or a multiple of 2^24) holds
         // nothing, and neither does another lease.
@@ -432,6 +533,8 @@ mod tests {
             Lease::new(0),
             Lease::new(1 << TOKEN_BITS),
             Lease::new(lease.token() + 1),
+            // Same token, another deadline: a holder of an earlier claim.
+            Lease::new(lease.token() - (1 << DEADLINE_SHIFT)),
         ] {
             assert!(!store.release_now(&key, forged));
             assert!(!store.commit_now(&key, forged, TTL));
@@ -440,43 +543,169 @@ mod tests {
         // with Redis, but cannot release what it committed.
         assert!(store.commit_now(&key, lease, TTL));
         assert!(!store.release_now(&key, lease));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
+    }
+
+    #[test]
+    fn a_wrapped_token_does_not_let_a_stale_holder_in() {
+        let store = MemoryStore::with_shards(64, 1);
+        let key = DedupKey::new("p", None, "a");
+        store.set_next_token(TOKEN_MASK - 1);
+        let stale = acquired(store.claim_ok(&key, Duration::from_millis(20)));
+        assert_eq!(stale.token() & TOKEN_MASK, TOKEN_MASK);
+        // The counter wraps to 1, never 0.
+        let other = acquired(store.claim_ok(&DedupKey::new("p", None, "b"), LEASE));
+        assert_eq!(other.token() & TOKEN_MASK, 1);
+        std::thread::sleep(Duration::from_millis(40));
+        // 2^24 - 1 claims later, the holder whose lease ran out has the same token as the one
+        // who claims the key now.
+        store.set_next_token(TOKEN_MASK - 1);
+        let fresh = acquired(store.claim_ok(&key, LEASE));
+        assert_eq!(fresh.token() & TOKEN_MASK, stale.token() & TOKEN_MASK);
+        assert!(!store.commit_now(&key, stale, TTL), "stale commit refused");
+        assert!(!store.release_now(&key, stale), "stale release refused");
+        assert!(matches!(
+            store.claim_ok(&key, LEASE),
+            Claim::InFlight { .. }
+        ));
+        assert!(store.commit_now(&key, fresh, TTL));
+        assert!(
+            !store.commit_now(&key, stale, TTL),
+            "nor does it pass for the committer"
+        );
+        assert!(
+            store.commit_now(&key, fresh, TTL),
+            "the committer may repeat"
+        );
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
     }
 
     #[test]
     fn huge_durations_saturate() {
         let store = MemoryStore::new();
         let key = DedupKey::new("p", None, "a");
-        let lease = acquired(store.claim_now(&key, Duration::MAX));
+        let lease = acquired(store.claim_ok(&key, Duration::MAX));
         assert!(matches!(
-            store.claim_now(&key, LEASE),
+            store.claim_ok(&key, LEASE),
             Claim::InFlight { retry_after } if retry_after > Duration::from_secs(3600 * 24 * 365)
         ));
         assert!(store.commit_now(&key, lease, Duration::MAX));
-        assert_eq!(store.claim_now(&key, LEASE), Claim::Done);
+        assert_eq!(store.claim_ok(&key, LEASE), Claim::Done);
     }
 
     #[test]
     fn lru_order_keeps_recently_claimed_keys() {
         let store = MemoryStore::with_shards(1, 1); // one shard of 1 + 0 + 8 keys
-        let keys: Vec<_> = (0..10)
-            .map(|i| DedupKey::new("p", None, &i.to_string()))
-            .collect();
+        let keys = keys(10);
         for key in &keys[..9] {
-            acquired(store.claim_now(key, LEASE));
+            let lease = acquired(store.claim_ok(key, LEASE));
+            assert!(store.commit_now(key, lease, TTL));
         }
         // Touch the oldest key: the next insert evicts the second oldest instead.
-        assert!(matches!(
-            store.claim_now(&keys[0], LEASE),
-            Claim::InFlight { .. }
-        ));
-        acquired(store.claim_now(&keys[9], LEASE));
+        assert_eq!(store.claim_ok(&keys[0], LEASE), Claim::Done);
+        acquired(store.claim_ok(&keys[9], LEASE));
         assert_eq!(store.len(), 9);
-        assert!(matches!(
-            store.claim_now(&keys[0], LEASE),
-            Claim::InFlight { .. }
-        ));
-        acquired(store.claim_now(&keys[1], LEASE));
+        assert_eq!(store.claim_ok(&keys[0], LEASE), Claim::Done);
+        acquired(store.claim_ok(&keys[1], LEASE));
+    }
+
+    #[test]
+    fn keys_in_flight_are_never_evicted() {
+        let store = MemoryStore::with_shards(1, 1); // one shard of 9 keys
+        let keys = keys(12);
+        let leases: Vec<Lease> = keys[..9]
+            .iter()
+            .map(|key| acquired(store.claim_ok(key, LEASE)))
+            .collect();
+        // Full of work: a new key is refused (503) rather than a running delivery forgotten.
+        let error = store.claim_now(&keys[9], LEASE).unwrap_err();
+        assert!(error.is_full(), "{error}");
+        assert_eq!(store.len(), 9);
+        for key in &keys[..9] {
+            assert!(
+                matches!(store.claim_ok(key, LEASE), Claim::InFlight { .. }),
+                "a duplicate of a running delivery is still in flight"
+            );
+        }
+        // One delivery done (not the oldest): its key makes room, the older ones in flight
+        // are skipped over and kept.
+        assert!(store.commit_now(&keys[4], leases[4], TTL));
+        acquired(store.claim_ok(&keys[9], LEASE));
+        assert!(store.claim_now(&keys[10], LEASE).unwrap_err().is_full());
+        for (key, lease) in keys[..9].iter().zip(&leases) {
+            if key != &keys[4] {
+                assert!(matches!(store.claim_ok(key, LEASE), Claim::InFlight { .. }));
+                assert!(store.commit_now(key, *lease, TTL), "the first commit lands");
+            }
+        }
+        // Handled keys go in LRU order, as before.
+        acquired(store.claim_ok(&keys[10], LEASE));
+        acquired(store.claim_ok(&keys[11], LEASE));
+        assert_eq!(store.len(), 9);
+    }
+
+    #[test]
+    fn expired_leases_make_room() {
+        let store = MemoryStore::with_shards(1, 1);
+        let keys = keys(10);
+        for key in &keys[..9] {
+            acquired(store.claim_ok(key, Duration::from_millis(20)));
+        }
+        std::thread::sleep(Duration::from_millis(40));
+        acquired(store.claim_ok(&keys[9], LEASE));
+        assert_eq!(store.len(), 9);
+    }
+
+    /// Through the pipeline: a store full of work answers 503 with `Retry-After`, and the
+    /// handler is not called; once the work is done, the delivery is handled.
+    #[cfg(feature = "zernio")]
+    #[tokio::test]
+    async fn a_full_store_answers_503_with_retry_after() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tower::ServiceExt as _;
+
+        use crate::{keyring::Keyring, zernio};
+
+        let store = Arc::new(MemoryStore::with_shards(1, 1));
+        let keys = keys(9);
+        let leases: Vec<Lease> = keys
+            .iter()
+            .map(|key| acquired(store.claim_ok(key, LEASE)))
+            .collect();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = calls.clone();
+        let webhooks = crate::Webhooks::new(zernio::Zernio::new(["secret"]).unwrap())
+            .store(store.clone())
+            .on(move |_: zernio::WebhookTest| {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async {}
+            })
+            .build()
+            .unwrap();
+        let request = || {
+            let body = r#"{"id":"evt_full","event":"webhook.test","message":"m","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+            let signature = Keyring::new(["secret"])
+                .unwrap()
+                .sign(b"", body.as_bytes())
+                .to_hex();
+            http::Request::post("/")
+                .header("content-type", "application/json")
+                .header("x-zernio-signature", signature)
+                .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+                .unwrap()
+        };
+        let response = webhooks.clone().oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[http::header::RETRY_AFTER], "5");
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+
+        for (key, lease) in keys.iter().zip(&leases) {
+            assert!(store.commit_now(key, *lease, TTL));
+        }
+        let response = webhooks.oneshot(request()).await.unwrap();
+        assert_eq!(response.status(), http::StatusCode::OK);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 
     #[test]
@@ -495,7 +724,7 @@ mod tests {
         let handles: Vec<_> = (0..8)
             .map(|_| {
                 let store = store.clone();
-                std::thread::spawn(move || store.claim_now(&key, LEASE))
+                std::thread::spawn(move || store.claim_ok(&key, LEASE))
             })
             .collect();
         let acquired = handles

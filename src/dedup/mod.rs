@@ -2,8 +2,9 @@
 //! succeeded and released when it failed, so a retry, a replay or a concurrent duplicate never
 //! runs a handler twice and a failed delivery is never lost.
 //!
-//! [`DedupStore`] is the async trait; [`MemoryStore`] (a sharded LRU with TTL and leases) is the
-//! default, and `RedisDedupStore` (feature `redis`) shares the keys between replicas.
+//! [`DedupStore`] is the async trait (its "Guarantees" say what a store promises);
+//! [`MemoryStore`] (a sharded LRU with TTL and leases) is the default, and `RedisDedupStore`
+//! (feature `redis`) shares the keys between replicas.
 //!
 //! ```
 //! use std::time::Duration;
@@ -317,12 +318,14 @@ pub enum Claim {
     Done,
 }
 
-/// A dedup store failed (unreachable, timed out, answered an error). The pipeline answers 503
-/// so the provider retries: nothing is lost, and the handler is not called.
+/// A dedup store failed (unreachable, timed out, answered an error) or is full of deliveries
+/// still being handled ([`is_full`](Self::is_full)). The pipeline answers 503 with
+/// `Retry-After` so the provider retries: nothing is lost, and the handler is not called.
 #[derive(Debug, thiserror::Error)]
 #[error("dedup store: {message}")]
 pub struct DedupError {
     message: String,
+    full: bool,
     #[source]
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
@@ -332,6 +335,7 @@ impl DedupError {
     pub fn new(message: impl Into<String>) -> Self {
         Self {
             message: message.into(),
+            full: false,
             source: None,
         }
     }
@@ -343,8 +347,26 @@ impl DedupError {
     ) -> Self {
         Self {
             message: message.into(),
+            full: false,
             source: Some(source.into()),
         }
+    }
+
+    /// The store has no room for a new key without forgetting one still in flight (which would
+    /// let a duplicate run while the first delivery is handled): the claim is refused, and
+    /// succeeds again once deliveries finish.
+    pub fn full(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            full: true,
+            source: None,
+        }
+    }
+
+    /// Whether the store refused a claim because it is full of deliveries in flight (see
+    /// [`full`](Self::full)), rather than because it failed.
+    pub fn is_full(&self) -> bool {
+        self.full
     }
 }
 
@@ -355,6 +377,34 @@ impl DedupError {
 /// `lease` unless committed (then the key is remembered for `ttl`) or released (then it is
 /// forgotten, so the provider's retry is handled). A lease that ends without either makes the
 /// key claimable again, so a crashed handler never blocks a key forever.
+///
+/// # Guarantees
+///
+/// Together with the pipeline, the stores make delivery at least once (a handler's work is
+/// never marked handled before it succeeded), and at most once per key for as long as the store
+/// remembers the key. [`MemoryStore`] and `RedisDedupStore` keep these; a store of your own
+/// should too:
+///
+/// - **A key in flight is not forgotten before its lease ends**, not even to make room: a
+///   duplicate arriving while a delivery is handled gets [`Claim::InFlight`] (429), and the
+///   holder's commit finds its claim. A store with no room left but for keys in flight
+///   refuses new claims with [`DedupError::full`] (503 with `Retry-After`). (Redis keeps this
+///   with its `noeviction` policy; see `RedisDedupStore`'s "Persistence".)
+/// - **Only the holder can commit or release.** A [`Lease`] whose claim ended, and whose key
+///   was claimed again since, gets `Ok(false)` and never ends the other holder's claim.
+/// - **Commit and release are idempotent for their lease**, so that they can be retried: a
+///   repeated commit by the lease that committed answers `Ok(true)`; a repeated release answers
+///   `Ok(false)` and changes nothing.
+/// - **A store error never loses a delivery.** On claim, the pipeline answers 503 (with
+///   `Retry-After`) without calling the handler. On commit or release, after the handler ran,
+///   the pipeline answers as the handler did and retries in the background with backoff (for
+///   about two minutes) until the store answers. A commit that finds the key no longer held
+///   (the lease ran out, or the store lost the key) claims it again and commits it, unless
+///   another delivery of the key holds it.
+/// - **What a store forgets is handled again**: a handled key evicted for room (least recently
+///   used first), expired (`ttl`), or lost with the store (a restart without persistence) is a
+///   new key to the next delivery, whose handler then runs again. Size and persist the store
+///   for the provider's retry horizon.
 pub trait DedupStore: Send + Sync + 'static {
     /// Claims `key` for `lease`.
     fn claim<'a>(

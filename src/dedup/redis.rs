@@ -3,8 +3,8 @@
 //! Built on the [`redis`] crate, the Redis project's own Rust client (maintained, tokio support),
 //! and its [`ConnectionManager`]: a multiplexed connection that re-establishes itself after the
 //! server went away, so the app never needs a restart after a Redis outage. Its features are
-//! `tokio-comp` (the runtime), `connection-manager` and `script` (`EVALSHA` with a fallback to
-//! loading the script); default features are off, so no TLS and no cluster client are built.
+//! `tokio-comp` (the runtime), `connection-manager` and `script` (the scripts' SHA-1 for
+//! `EVALSHA`); default features are off, so no TLS and no cluster client are built.
 //!
 //! The protocol, the failure semantics and what Redis persistence means for dedup are on the
 //! type (this module is private).
@@ -14,8 +14,8 @@ use std::{
     fmt,
     hash::{BuildHasher as _, Hasher as _},
     sync::{
-        LazyLock,
-        atomic::{AtomicU64, Ordering},
+        Arc, LazyLock,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
     time::{Duration, SystemTime},
 };
@@ -23,7 +23,7 @@ use std::{
 use tokio::time::error::Elapsed;
 
 use redis::{
-    Client, FromRedisValue, RedisError, RedisResult, Script,
+    Client, ErrorKind, FromRedisValue, RedisError, RedisResult, Script, ServerErrorKind,
     aio::{ConnectionManager, ConnectionManagerConfig},
 };
 
@@ -78,17 +78,38 @@ end
 return 0
 ";
 
+/// A Lua script: its source (for `EVAL` and `SCRIPT LOAD`) and its SHA-1 (for `EVALSHA`).
+struct Lua {
+    source: &'static str,
+    script: Script,
+}
+
+impl Lua {
+    fn new(source: &'static str) -> Self {
+        Self {
+            source,
+            script: Script::new(source),
+        }
+    }
+}
+
 /// The three scripts, hashed once per process.
 struct Scripts {
-    claim: Script,
-    commit: Script,
-    release: Script,
+    claim: Lua,
+    commit: Lua,
+    release: Lua,
+}
+
+impl Scripts {
+    fn all(&self) -> [&Lua; 3] {
+        [&self.claim, &self.commit, &self.release]
+    }
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
-    claim: Script::new(CLAIM),
-    commit: Script::new(COMMIT),
-    release: Script::new(RELEASE),
+    claim: Lua::new(CLAIM),
+    commit: Lua::new(COMMIT),
+    release: Lua::new(RELEASE),
 });
 
 /// A [`DedupStore`] in Redis: the store to use when the app runs as several replicas behind a
@@ -102,8 +123,11 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 ///
 /// # Protocol
 ///
-/// Every operation is one round trip (an `EVALSHA` of a small Lua script; after a Redis restart
-/// emptied its script cache, the client loads the script once) and atomic in Redis:
+/// Every operation is one round trip (an `EVALSHA` of a small Lua script) and atomic in Redis.
+/// The scripts are loaded when the store connects (`SCRIPT LOAD`); when Redis lost them since
+/// (a restart, `SCRIPT FLUSH`, a failover) and answers `NOSCRIPT`, the operation is sent again
+/// with the script's source (`EVAL`: still one atomic step, so never half done) and the
+/// scripts are loaded again in the background.
 ///
 /// - **claim**: `SET key <token> NX PX <lease>`; when the key exists, the same script reads what
 ///   is there: the done marker ([`Claim::Done`]), or another holder's token and its remaining
@@ -132,6 +156,13 @@ static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
 /// done marker succeeds. A claim that timed out may still reach a stalled Redis later and take
 /// the key; the store then releases it in the background (by its token), so the key does not
 /// stay in flight for a whole lease with nobody handling it.
+///
+/// A commit or release that fails after the handler ran is not dropped: the pipeline answers
+/// the delivery (200 once the handler succeeded) and retries the commit or release in the
+/// background until Redis answers (for about two minutes, with backoff). A commit that finds
+/// its key gone (Redis restarted without persistence during the delivery) claims the key again
+/// and commits it, so a retry of the delivery is answered 200 duplicate without running the
+/// handler again. See [`DedupStore`]'s guarantees.
 ///
 /// # Persistence
 ///
@@ -178,7 +209,9 @@ pub struct RedisDedupStore {
     manager: ConnectionManager,
     prefix: String,
     op_timeout: Duration,
-    tokens: std::sync::Arc<Tokens>,
+    tokens: Arc<Tokens>,
+    /// Set while the scripts are being loaded again in the background (after a `NOSCRIPT`).
+    reloading: Arc<AtomicBool>,
     /// Where the store connects, without credentials (for `Debug`).
     target: Option<String>,
 }
@@ -193,6 +226,9 @@ impl RedisDedupStore {
     /// once and then never again). To tune these, build a manager yourself and use
     /// [`from_manager`](Self::from_manager).
     ///
+    /// The scripts are loaded into Redis at once (`SCRIPT LOAD`), so that the first deliveries
+    /// need one round trip each.
+    ///
     /// Errors when the URL is invalid or Redis does not answer (within 3 s at most).
     pub async fn connect(url: &str) -> Result<Self, DedupError> {
         let client = Client::open(url)
@@ -204,29 +240,62 @@ impl RedisDedupStore {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(250));
-        let manager = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            ConnectionManager::new_with_config(client, config),
-        )
-        .await
-        .map_err(|_| DedupError::new(format!("connecting to Redis at {target} timed out")))?
-        .map_err(|error| {
-            DedupError::with_source(format!("cannot connect to Redis at {target}"), error)
-        })?;
-        let mut store = Self::from_manager(manager);
+        let connected = async {
+            let manager = ConnectionManager::new_with_config(client, config).await?;
+            let store = Self::from_manager(manager);
+            store.load_scripts().await?;
+            Ok::<_, RedisError>(store)
+        };
+        let mut store = tokio::time::timeout(CONNECT_TIMEOUT, connected)
+            .await
+            .map_err(|_| DedupError::new(format!("connecting to Redis at {target} timed out")))?
+            .map_err(|error| {
+                DedupError::with_source(format!("cannot connect to Redis at {target}"), error)
+            })?;
         store.target = Some(target);
         Ok(store)
     }
 
+    /// Loads the three scripts into Redis's script cache (`SCRIPT LOAD`, one round trip), so
+    /// that every operation is a single `EVALSHA`.
+    async fn load_scripts(&self) -> RedisResult<()> {
+        let mut pipe = redis::pipe();
+        for lua in SCRIPTS.all() {
+            pipe.cmd("SCRIPT").arg("LOAD").arg(lua.source);
+        }
+        let _: Vec<String> = pipe.query_async(&mut self.manager.clone()).await?;
+        Ok(())
+    }
+
+    /// Loads the scripts again in the background (at most one such load at a time), within the
+    /// connect timeout: Redis answered `NOSCRIPT`, so it lost its script cache (a restart, a
+    /// `SCRIPT FLUSH`, a failover to a replica).
+    fn reload_scripts(&self) {
+        if self.reloading.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let store = self.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(CONNECT_TIMEOUT, store.load_scripts()).await {
+                Ok(Ok(())) => tracing::debug!("Redis scripts loaded again"),
+                Ok(Err(error)) => tracing::debug!(%error, "loading the Redis scripts failed"),
+                Err(_) => tracing::debug!("loading the Redis scripts timed out"),
+            }
+            store.reloading.store(false, Ordering::Release);
+        });
+    }
+
     /// A store on a connection manager you configured (timeouts, retries, credentials). Keep
     /// its response timeout at or below [`op_timeout`](Self::op_timeout), and its number of
-    /// reconnection retries small, so that an outage gives quick 503s.
+    /// reconnection retries small, so that an outage gives quick 503s. The scripts are loaded
+    /// on first use (Redis answers the first `EVALSHA` with `NOSCRIPT`; see "Protocol").
     pub fn from_manager(manager: ConnectionManager) -> Self {
         Self {
             manager,
             prefix: DEFAULT_PREFIX.to_owned(),
             op_timeout: DEFAULT_OP_TIMEOUT,
-            tokens: std::sync::Arc::new(Tokens::new()),
+            tokens: Arc::new(Tokens::new()),
+            reloading: Arc::new(AtomicBool::new(false)),
             target: None,
         }
     }
@@ -256,27 +325,23 @@ impl RedisDedupStore {
         name
     }
 
-    /// Runs `script` on `key` with `args`, within `timeout`, retried once after a connection
+    /// Runs `lua` on `key` with `args`, within `timeout`, retried once after a connection
     /// error (the scripts are idempotent for the caller's token).
     async fn run<T: FromRedisValue>(
         &self,
-        script: &Script,
+        lua: &Lua,
         key: &DedupKey,
         args: [u64; 2],
         timeout: Duration,
     ) -> Result<RedisResult<T>, Elapsed> {
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(self.redis_key(key))
-            .arg(args[0])
-            .arg(args[1]);
+        let name = self.redis_key(key);
         let mut connection = self.manager.clone();
         let attempt = async {
-            match invocation.invoke_async(&mut connection).await {
+            match self.eval(lua, &name, args, &mut connection).await {
                 // The manager is re-establishing the connection: try once more on the new one.
                 Err(error) if is_connection_error(&error) => {
                     tracing::debug!(%error, "Redis connection error; trying once more");
-                    invocation.invoke_async(&mut connection).await
+                    self.eval(lua, &name, args, &mut connection).await
                 }
                 result => result,
             }
@@ -284,11 +349,46 @@ impl RedisDedupStore {
         tokio::time::timeout(timeout, attempt).await
     }
 
+    /// `EVALSHA` of `lua`; when Redis lost its script cache (`NOSCRIPT`), the source itself
+    /// with `EVAL`: one more round trip, but one atomic step, so an operation is never left
+    /// half done between loading the script and running it (as a timeout could leave the
+    /// `redis` crate's own fallback, `SCRIPT LOAD` then `EVALSHA`). The scripts are then loaded
+    /// again in the background.
+    async fn eval<T: FromRedisValue>(
+        &self,
+        lua: &Lua,
+        name: &str,
+        args: [u64; 2],
+        connection: &mut ConnectionManager,
+    ) -> RedisResult<T> {
+        let command = |verb: &str, script: &str| {
+            let mut command = redis::cmd(verb);
+            command
+                .arg(script)
+                .arg(1)
+                .arg(name)
+                .arg(args[0])
+                .arg(args[1]);
+            command
+        };
+        match command("EVALSHA", lua.script.get_hash())
+            .query_async(connection)
+            .await
+        {
+            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
+                tracing::debug!("Redis lost its scripts; running the source");
+                self.reload_scripts();
+                command("EVAL", lua.source).query_async(connection).await
+            }
+            result => result,
+        }
+    }
+
     /// [`run`](Self::run) within the op timeout, failures as [`DedupError`]s.
     async fn op<T: FromRedisValue>(
         &self,
         op: &'static str,
-        script: &Script,
+        script: &Lua,
         key: &DedupKey,
         args: [u64; 2],
     ) -> Result<T, DedupError> {
