@@ -5,6 +5,7 @@
 //! rotation), and register webhooks with Zernio and Ayrshare. `hookgate --help` for the
 //! commands; every command has its own `--help` with an example.
 
+mod api;
 mod catalogue;
 mod error;
 mod provider;
@@ -92,6 +93,10 @@ enum Command {
         /// The provider (Zernio and Ayrshare have catalogues; Standard Webhooks types are yours).
         provider: Option<Kind>,
     },
+    /// Ayrshare's webhook API: register, list, unregister, rotate the signing secret.
+    Ayrshare(api::AyrshareArgs),
+    /// Zernio's webhook API: create, update, list, test, logs, redeliver.
+    Zernio(api::ZernioArgs),
 }
 
 #[derive(clap::Args)]
@@ -208,6 +213,8 @@ async fn run(cli: Cli) -> Result<(), Error> {
             events(provider);
             Ok(())
         }
+        Command::Ayrshare(args) => api::ayrshare(args).await,
+        Command::Zernio(args) => api::zernio(args).await,
     }
 }
 
