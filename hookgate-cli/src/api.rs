@@ -15,13 +15,15 @@ const MESSAGE_SHOWN: usize = 300;
 
 /// `hookgate ayrshare …`
 #[derive(Args)]
-#[command(after_help = "\
+#[command(after_help = concat!("\
 The API key is read from AYRSHARE_API_KEY (the Primary Profile's key), never from the command \
 line, and never printed. Answers print as JSON on stdout; an error shows its status and message \
 (exit 1).
 
 Endpoints (Ayrshare docs): POST /hook/webhook (register), POST /hook/webhook/secret (rotate).
-Unconfirmed: the shape of GET /hook/webhook (list) and DELETE /hook/webhook {action} (unregister).")]
+Unconfirmed: the shape of GET /hook/webhook (list) and DELETE /hook/webhook {action} (unregister).
+
+", exit_codes!()))]
 pub(crate) struct AyrshareArgs {
     #[command(subcommand)]
     command: AyrshareCommand,
@@ -52,7 +54,7 @@ enum AyrshareCommand {
 
 #[derive(Subcommand)]
 enum AyrshareWebhook {
-    /// Register URL for one action (`POST /hook/webhook`).
+    /// Register a URL for one action (`POST /hook/webhook`).
     #[command(after_help = "\
 Example:
   AYRSHARE_API_KEY=… hookgate ayrshare webhook register --action scheduled \\
@@ -99,13 +101,15 @@ Give your receiver both secrets, new first, before rotating; drop the old one af
 
 /// `hookgate zernio …`
 #[derive(Args)]
-#[command(after_help = "\
+#[command(after_help = concat!("\
 The API key is read from ZERNIO_API_KEY, never from the command line, and never printed.
 Answers print as JSON on stdout; an error shows its status and message (exit 1).
 
 Endpoints (Zernio SDK docs): /v1/webhooks/settings (GET list, POST create, PUT update),
 POST /v1/webhooks/test, GET /v1/webhooks/logs, POST /v1/webhooks/logs/redeliver.
-Unconfirmed: the body of `test` ({\"webhookId\"}) and the query names of `logs`.")]
+Unconfirmed: the body of `test` ({\"webhookId\"}) and the query names of `logs`.
+
+", exit_codes!()))]
 pub(crate) struct ZernioArgs {
     #[command(subcommand)]
     command: ZernioCommand,

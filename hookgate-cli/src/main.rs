@@ -5,6 +5,18 @@
 //! rotation), and register webhooks with Zernio and Ayrshare. `hookgate --help` for the
 //! commands; every command has its own `--help` with an example.
 
+/// The exit status table, at the end of every command's help.
+macro_rules! exit_codes {
+    () => {
+        "\
+Exit status:
+  0  success
+  1  verification failed, an answer was not 2xx, or a provider API refused the request
+  2  usage error: bad arguments, no secret or API key, unreadable file, unknown event
+  3  network error: no answer (connection refused, DNS, timeout)"
+    };
+}
+
 mod api;
 mod catalogue;
 mod error;
@@ -32,16 +44,9 @@ use crate::{
     sign::{Attempt, Signer},
 };
 
-const EXIT_CODES: &str = "\
-Exit status:
-  0  success
-  1  verification failed, an answer was not 2xx, or a provider API refused the request
-  2  usage error: bad arguments, no secret or API key, unreadable file, unknown event
-  3  network error: no answer (connection refused, DNS, timeout)";
-
 /// Sign, verify and send webhook deliveries; register webhooks with the senders.
 #[derive(Parser)]
-#[command(name = "hookgate", version, after_help = EXIT_CODES)]
+#[command(name = "hookgate", version, after_help = exit_codes!())]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -57,6 +62,9 @@ enum Command {
         "\nThe headers print as `Name: value` lines, the input of `hookgate verify --headers`.\n",
         "Secrets come from --secret, --secret-file or the provider's variable (ZERNIO_WEBHOOK_SECRET,\n",
         "AYRSHARE_WEBHOOK_SECRET, STANDARD_WEBHOOK_SECRET), comma-separated, current first."
+,
+        "\n\n",
+        exit_codes!()
     ))]
     Sign(SignArgs),
     /// Verify a delivery (body and headers) through hookgate's real pipeline: exit 0 when
@@ -69,6 +77,9 @@ enum Command {
         "      -H 'webhook-signature: v1,…' --now 1614265330\n",
         "\nEvery secret of the list is tried (a rotation). Exit status 0: valid (prints the event, its\n",
         "dedup key and whether a typed model took it); 1: refused, with the pipeline's reason."
+,
+        "\n\n",
+        exit_codes!()
     ))]
     Verify(VerifyArgs),
     /// Send a realistic, signed delivery of a catalogued event to a receiver.
@@ -85,6 +96,9 @@ enum Command {
         "--set overrides. --repeat and --concurrent send that SAME delivery (same body, same key)\n",
         "again: what a sender's retries and concurrent redeliveries look like; a receiver handles it\n",
         "once and answers the others as duplicates. `hookgate events` lists the catalogue."
+,
+        "\n\n",
+        exit_codes!()
     ))]
     Send(SendArgs),
     /// List the catalogued events of a provider (the EVENT names `send` takes).
@@ -112,7 +126,7 @@ struct SignArgs {
     /// senders do during a rotation (Zernio has no dual signing).
     #[arg(long)]
     rotate: bool,
-    /// The `webhook-id` (Standard Webhooks; default: the body's key, else a fresh one).
+    /// The `webhook-id` (Standard Webhooks; default: a fresh `msg_…`).
     #[arg(long)]
     id: Option<String>,
     /// Unix seconds for the timestamp header (default: now).
@@ -155,7 +169,7 @@ struct SendArgs {
     /// Optional with --body.
     #[arg(required_unless_present = "body")]
     event: Option<String>,
-    /// The receiver's URL [default: http://127.0.0.1:3000/webhooks/<provider>, the receiver
+    /// The receiver's URL [default: `http://127.0.0.1:3000/webhooks/PROVIDER`, the receiver
     /// example's route].
     #[arg(long)]
     url: Option<String>,
