@@ -188,7 +188,8 @@ pub(crate) fn fresh(
 }
 
 /// A body given as is (`--body FILE`): sent byte for byte; the event name and key are read
-/// from it when it is a JSON object, for the headers that carry them.
+/// from it when it is a JSON object, for the headers that carry them (Standard Webhooks keys
+/// live in the headers: a fresh `webhook-id`).
 pub(crate) fn verbatim(kind: Kind, body: Vec<u8>, event: Option<&str>) -> Payload {
     let value: Option<Value> = serde_json::from_slice(&body).ok();
     let from_body = value.as_ref().and_then(|value| event_name(kind, value));
@@ -196,7 +197,7 @@ pub(crate) fn verbatim(kind: Kind, body: Vec<u8>, event: Option<&str>) -> Payloa
         let field = match kind {
             Kind::Zernio => "id",
             Kind::Ayrshare => "hookId",
-            Kind::Standard => return None,
+            Kind::Standard => return Some(format!("msg_{}", uuid::Uuid::new_v4().simple())),
         };
         value.get(field)?.as_str().map(str::to_owned)
     });

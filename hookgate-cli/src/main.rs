@@ -250,11 +250,8 @@ fn sign(args: SignArgs) -> Result<(), Error> {
     let secrets = args.secret.resolve(args.provider)?;
     let signer = Signer::new(args.provider, &secrets, args.rotate)?;
     let mut payload = catalogue::verbatim(args.provider, read_body(&args.body)?, None);
-    if args.provider == Kind::Standard {
-        payload.id = Some(
-            args.id
-                .unwrap_or_else(|| format!("msg_{}", uuid::Uuid::new_v4().simple())),
-        );
+    if let (Kind::Standard, Some(id)) = (args.provider, args.id) {
+        payload.id = Some(id);
     }
     let attempt = Attempt {
         timestamp: args.timestamp.unwrap_or_else(send::unix_now),
@@ -330,11 +327,6 @@ async fn send(args: SendArgs) -> Result<(), Error> {
             SystemTime::now(),
         )?,
     };
-    if args.provider == Kind::Standard && payload.id.is_none() {
-        return Err(Error::usage(
-            "Standard Webhooks needs a webhook-id: no --body here",
-        ));
-    }
     let plan = Plan {
         url: args.url.unwrap_or_else(|| args.provider.default_url()),
         repeat: args.repeat,

@@ -27,12 +27,20 @@ async fn every_command_has_an_example_and_the_exit_codes() {
         assert_eq!(help.code, 0, "{path:?}: {help:?}");
         assert!(help.stdout.contains("Example"), "{path:?}: {}", help.stdout);
         assert!(
-            help.stdout.contains(&format!("hookgate {}", path.join(" "))),
+            help.stdout
+                .contains(&format!("hookgate {}", path.join(" "))),
             "{path:?}: the example runs the command: {}",
             help.stdout
         );
     }
-    for path in [&[][..], &["sign"], &["verify"], &["send"], &["ayrshare"], &["zernio"]] {
+    for path in [
+        &[][..],
+        &["sign"],
+        &["verify"],
+        &["send"],
+        &["ayrshare"],
+        &["zernio"],
+    ] {
         let help = run(hookgate().args(path).arg("--help"), None).await;
         assert!(
             help.stdout.contains("Exit status:\n  0  success"),
