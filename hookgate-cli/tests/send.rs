@@ -256,6 +256,24 @@ async fn set_overrides_and_verbatim_bodies_are_sent() {
         (last.1.as_str(), last.2.as_str()),
         ("webhook.test", "evt_file")
     );
+    // A Standard Webhooks body: its key is a fresh `webhook-id` header.
+    let standard = dir.join("standard.json");
+    std::fs::write(&standard, r#"{"type":"invoice.paid","data":{"n":1}}"#).unwrap();
+    let sent = run(
+        hookgate()
+            .args(["send", "standard", "--body"])
+            .arg(&standard)
+            .args(["--url", &url(addr, "standard"), "--secret", STANDARD_SECRET]),
+        None,
+    )
+    .await;
+    assert_eq!(sent.code, 0, "{sent:?}");
+    let last = seen.lock().unwrap().last().cloned().unwrap();
+    assert_eq!(
+        (last.0.as_str(), last.1.as_str(), last.3),
+        ("standard", "invoice.paid", true)
+    );
+    assert!(last.2.starts_with("msg_"), "{last:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
