@@ -25,7 +25,6 @@ pub(crate) struct Attempt {
 /// The signing key(s) of one provider, checked once.
 #[derive(Debug)]
 pub(crate) struct Signer {
-    kind: Kind,
     /// One provider per secret used: the current one, and the previous one with `--rotate`.
     keys: Vec<Key>,
 }
@@ -68,7 +67,7 @@ impl Signer {
                 key.map_err(|e| Error::usage(format_args!("{}: {e}", kind.secret_var())))
             })
             .collect::<Result<_, _>>()?;
-        Ok(Self { kind, keys })
+        Ok(Self { keys })
     }
 
     /// Every header the sender sends with `payload`, in the sender's order.
@@ -137,7 +136,6 @@ impl Signer {
             }
             [] => unreachable!("a signer has at least one key"),
         }
-        debug_assert!(self.kind == Kind::Standard || out.len() > 2);
         out
     }
 }
