@@ -104,7 +104,8 @@ impl Signer {
                 let mut v2 = text(&signed, ayrshare::HEADER_SIGNATURE_V2);
                 for key in rest {
                     if let Key::Ayrshare(previous) = key {
-                        let tag = previous.keyring().sign(b"", body).to_hex();
+                        let keyring = previous.secrets().keyring().expect("a static keyring");
+                        let tag = keyring.sign(b"", body).to_hex();
                         v2.push_str(&format!(",v1={tag}"));
                     }
                 }
