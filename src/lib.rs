@@ -14,6 +14,7 @@ pub mod dedup;
 mod delivery;
 mod dispatch;
 pub mod event;
+pub mod inbox;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;

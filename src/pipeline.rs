@@ -41,6 +41,8 @@ pub(crate) struct Config {
     pub(crate) dedup_ttl: Option<Duration>,
     pub(crate) store: Arc<dyn DedupStore>,
     pub(crate) clock: Clock,
+    /// With a store: deliveries are stored in the inbox instead of handled inline.
+    pub(crate) inbox: crate::inbox::InboxSettings,
 }
 
 /// Default body limit: 1 MiB.
@@ -63,6 +65,7 @@ impl Default for Config {
             dedup_ttl: None,
             store: Arc::new(MemoryStore::new()),
             clock: Arc::new(SystemTime::now),
+            inbox: Default::default(),
         }
     }
 }
@@ -75,6 +78,7 @@ impl fmt::Debug for Config {
             .field("handler_timeout", &self.handler_timeout)
             .field("lease", &self.lease)
             .field("dedup_ttl", &self.dedup_ttl)
+            .field("inbox", &self.inbox.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -206,6 +210,7 @@ where
         Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
         Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
         Ok(Outcome::Ack(Ack::Handled)) => "handled",
+        Ok(Outcome::Ack(Ack::Accepted)) => "accepted",
         Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
         Ok(Outcome::Inner(_)) => "handler_refused",
         Err(_) => "inner_error",
@@ -335,6 +340,30 @@ where
     span.record("key", &*key);
     context.event = Some(event.clone());
     context.key = Some(key.clone());
+
+    // Inbox mode: one atomic insert-if-absent is both the dedup and the durable store.
+    if let Some(inbox) = &config.inbox.store {
+        let meta = provider.delivery_meta(&parts.headers);
+        let mut headers = parts.headers;
+        redact(&mut headers, provider.signature_headers());
+        let event = crate::inbox::NewEvent {
+            dedup: dedup_key.to_hex(),
+            provider: P::NAME.into(),
+            tenant: None, // TODO(tenants): `Delivery::tenant` once it lands.
+            key: key.to_string(),
+            key_is_body_hash: key_from_body_hash,
+            event: event.to_string(),
+            received_at: now,
+            sender_attempt: meta.attempt,
+            delivery_id: meta.delivery_id,
+            headers,
+            raw,
+        };
+        return Ok(match crate::inbox::accept(&**inbox, event).await {
+            Ok(ack) => Outcome::Ack(ack),
+            Err(rejection) => context.refuse(rejection),
+        });
+    }
 
     let lease = match config.store.claim(&dedup_key, config.lease).await {
         Ok(Claim::Acquired(lease)) => lease,

@@ -13,6 +13,8 @@
 //! | not a JSON object, no discriminator | 400 |
 //! | handler error or panic | 500 (key released) |
 //! | handler timeout, dedup store unavailable | 503 |
+//! | stored in the inbox (handled later) | 202 |
+//! | inbox unreachable or full | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
 //! Bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or an
@@ -69,7 +71,16 @@ pub enum Rejection {
     /// The handler ran past its timeout (503, key released).
     #[error("handler timed out")]
     HandlerTimeout,
+    /// The inbox could not store the delivery (503 with `Retry-After`).
+    #[error("inbox unavailable")]
+    InboxUnavailable,
+    /// The inbox holds its maximum of pending events (503 with `Retry-After`).
+    #[error("inbox full")]
+    InboxFull,
 }
+
+/// `Retry-After` of an inbox refusal, in seconds.
+const INBOX_RETRY_AFTER: u64 = 5;
 
 impl Rejection {
     /// The status code sent for this rejection.
@@ -81,7 +92,10 @@ impl Rejection {
             Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
-            Self::StoreUnavailable | Self::HandlerTimeout => StatusCode::SERVICE_UNAVAILABLE,
+            Self::StoreUnavailable
+            | Self::HandlerTimeout
+            | Self::InboxUnavailable
+            | Self::InboxFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerFailed | Self::HandlerPanicked => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -100,6 +114,8 @@ impl Rejection {
             Self::HandlerFailed => "handler_error",
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",
+            Self::InboxUnavailable => "inbox_unavailable",
+            Self::InboxFull => "inbox_full",
         }
     }
 
@@ -121,6 +137,9 @@ impl Rejection {
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("POST"));
             }
+            Self::InboxUnavailable | Self::InboxFull => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(INBOX_RETRY_AFTER));
+            }
             _ => {}
         }
         response
@@ -136,6 +155,8 @@ pub(crate) enum Ack {
     Duplicate,
     /// No handler and no fallback took the event.
     Ignored,
+    /// Stored in the inbox, handled later (202).
+    Accepted,
 }
 
 impl Ack {
@@ -144,8 +165,12 @@ impl Ack {
             Self::Handled => br#"{"status":"handled"}"#,
             Self::Duplicate => br#"{"status":"duplicate"}"#,
             Self::Ignored => br#"{"status":"ignored"}"#,
+            Self::Accepted => br#"{"status":"accepted"}"#,
         };
         let mut response = Response::new(Full::new(Bytes::from_static(body)));
+        if self == Self::Accepted {
+            *response.status_mut() = StatusCode::ACCEPTED;
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
