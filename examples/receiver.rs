@@ -133,7 +133,9 @@ fn forwarder(timeout: Option<std::time::Duration>) -> Option<Forwarder> {
     #[cfg(not(feature = "forward"))]
     {
         let _ = (url, secret, timeout);
-        fail("HOOKGATE_FORWARD_URL is set but this build has no forwarding: run with --all-features")
+        fail(
+            "HOOKGATE_FORWARD_URL is set but this build has no forwarding: run with --all-features",
+        )
     }
 }
 
@@ -174,17 +176,23 @@ async fn untyped(_: UnknownEvent, delivery: Delivery, app: App) -> Result<(), ho
 /// `2s`, `500ms`, `1m`, `1h`.
 fn duration(var: &str, text: &str) -> std::time::Duration {
     let text = text.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
     let (number, unit) = text.split_at(split);
     let Ok(number) = number.parse::<u64>() else {
-        fail(format_args!("{var}: `{text}` is not a duration like 2s or 500ms"))
+        fail(format_args!(
+            "{var}: `{text}` is not a duration like 2s or 500ms"
+        ))
     };
     match unit {
         "ms" => std::time::Duration::from_millis(number),
         "s" => std::time::Duration::from_secs(number),
         "m" => std::time::Duration::from_secs(number * 60),
         "h" => std::time::Duration::from_secs(number * 3600),
-        _ => fail(format_args!("{var}: `{text}` is not a duration like 2s or 500ms")),
+        _ => fail(format_args!(
+            "{var}: `{text}` is not a duration like 2s or 500ms"
+        )),
     }
 }
 
@@ -201,7 +209,10 @@ mod inbox {
         #[cfg(feature = "inbox-sqlite")]
         Sqlite(hookgate::inbox::SqliteInbox, hookgate::inbox::RetrySchedule),
         #[cfg(feature = "inbox-postgres")]
-        Postgres(hookgate::inbox::PostgresInbox, hookgate::inbox::RetrySchedule),
+        Postgres(
+            hookgate::inbox::PostgresInbox,
+            hookgate::inbox::RetrySchedule,
+        ),
     }
 
     impl Choice {
@@ -229,7 +240,9 @@ mod inbox {
                     return Self::Sqlite(inbox, retry);
                 }
                 #[cfg(not(feature = "inbox-sqlite"))]
-                fail("HOOKGATE_INBOX is sqlite: but this build has no SQLite inbox: run with --all-features")
+                fail(
+                    "HOOKGATE_INBOX is sqlite: but this build has no SQLite inbox: run with --all-features",
+                )
             }
             if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                 #[cfg(feature = "inbox-postgres")]
@@ -241,7 +254,9 @@ mod inbox {
                     return Self::Postgres(inbox, retry);
                 }
                 #[cfg(not(feature = "inbox-postgres"))]
-                fail("HOOKGATE_INBOX is postgres:// but this build has no PostgreSQL inbox: run with --all-features")
+                fail(
+                    "HOOKGATE_INBOX is postgres:// but this build has no PostgreSQL inbox: run with --all-features",
+                )
             }
             fail("HOOKGATE_INBOX must be sqlite:PATH or postgres://USER@HOST:PORT/DB")
         }
@@ -277,7 +292,9 @@ mod inbox {
             let workers = match std::env::var("HOOKGATE_WORKERS") {
                 Ok(n) => match n.trim().parse::<usize>() {
                     Ok(n) if n > 0 => n,
-                    _ => fail(format_args!("HOOKGATE_WORKERS: `{n}` is not a positive number")),
+                    _ => fail(format_args!(
+                        "HOOKGATE_WORKERS: `{n}` is not a positive number"
+                    )),
                 },
                 Err(_) => hookgate::inbox::DEFAULT_CONCURRENCY,
             };
@@ -375,9 +392,11 @@ async fn main() {
         // Standard Webhooks has no fixed catalogue: every well-formed envelope is typed.
         let dispatcher = settings
             .apply(Webhooks::with_state(standard, printer.clone()))
-            .on_any(|_: hookgate::standard::Event, delivery: Delivery, app: App| {
-                app.handle(delivery, true)
-            })
+            .on_any(
+                |_: hookgate::standard::Event, delivery: Delivery, app: App| {
+                    app.handle(delivery, true)
+                },
+            )
             .fallback(untyped)
             .build()
             .expect("one catch-all handler");

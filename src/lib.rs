@@ -14,10 +14,10 @@ pub mod dedup;
 mod delivery;
 mod dispatch;
 pub mod event;
-pub mod inbox;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
+pub mod inbox;
 pub mod keyring;
 mod layer;
 mod pipeline;

@@ -39,7 +39,11 @@ struct Target {
     next: Arc<AtomicU16>,
 }
 
-async fn receive(State(target): State<Target>, headers: HeaderMap, body: Bytes) -> axum::http::StatusCode {
+async fn receive(
+    State(target): State<Target>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::http::StatusCode {
     target.seen.lock().unwrap().push((headers, body));
     let status = target.next.swap(200, Ordering::SeqCst);
     axum::http::StatusCode::from_u16(status).unwrap()
@@ -105,7 +109,12 @@ async fn forwarded_requests_verify_with_the_standard_provider_and_non_2xx_is_ret
         assert_eq!(headers["hookgate-provider"], "zernio");
         assert_eq!(headers["hookgate-event"], "webhook.test");
         assert_eq!(headers["content-type"], "application/json");
-        assert!(headers["webhook-signature"].to_str().unwrap().starts_with("v1,"));
+        assert!(
+            headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .starts_with("v1,")
+        );
         assert!(verifies(&standard, headers, forwarded));
         assert!(!verifies(&other, headers, forwarded));
     }
@@ -148,7 +157,10 @@ async fn refused_connections_and_timeouts_are_failures() {
     let port = closed.local_addr().unwrap().port();
     drop(closed);
     let forward = Forward::new(&format!("http://127.0.0.1:{port}/"), FORWARD_SECRET).unwrap();
-    assert!(matches!(forward.send(&d).await, Err(ForwardError::Request(_))));
+    assert!(matches!(
+        forward.send(&d).await,
+        Err(ForwardError::Request(_))
+    ));
 
     // A target that never answers in time.
     let addr = support::serve(Router::new().route(
@@ -165,13 +177,15 @@ async fn refused_connections_and_timeouts_are_failures() {
     assert!(matches!(forward.send(&d).await, Err(ForwardError::Timeout)));
 
     // A 4xx answer.
-    let addr = support::serve(Router::new().route(
-        "/",
-        post(|| async { axum::http::StatusCode::FORBIDDEN }),
-    ))
+    let addr = support::serve(
+        Router::new().route("/", post(|| async { axum::http::StatusCode::FORBIDDEN })),
+    )
     .await;
     let forward = Forward::new(&format!("http://{addr}/"), FORWARD_SECRET).unwrap();
-    assert!(matches!(forward.send(&d).await, Err(ForwardError::Status(403))));
+    assert!(matches!(
+        forward.send(&d).await,
+        Err(ForwardError::Status(403))
+    ));
 
     assert!(matches!(
         Forward::new("https://example.invalid/", FORWARD_SECRET),

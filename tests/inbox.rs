@@ -131,14 +131,19 @@ async fn handle(_: zernio::WebhookTest, delivery: Delivery, test: Test) -> Resul
     Ok(())
 }
 
-async fn dispatcher(inbox: SqliteInbox, retry: RetrySchedule, test: &Test) -> Dispatcher<Zernio, Test> {
+async fn dispatcher(
+    inbox: SqliteInbox,
+    retry: RetrySchedule,
+    test: &Test,
+) -> Dispatcher<Zernio, Test> {
     Webhooks::with_state(Zernio::new([SECRET]).unwrap(), test.clone())
         .inbox(inbox)
         .retry_schedule(retry)
         .handler_timeout(Some(Duration::from_secs(5)))
         .on(handle)
         .fallback(|e: UnknownEvent, d: Delivery, test: Test| async move {
-            test.calls.record(&format!("fallback:{}:{}", e.name(), d.key()));
+            test.calls
+                .record(&format!("fallback:{}:{}", e.name(), d.key()));
         })
         .build()
         .unwrap()
@@ -192,7 +197,10 @@ async fn duplicates_in_every_state_answer_200_and_are_stored_once() {
 
     // Pending: no workers yet.
     assert_eq!(post(&service, "ok_pending").await.0, 202);
-    assert_eq!(state_of(&inbox, "ok_pending").await, Some((State::Pending, 0)));
+    assert_eq!(
+        state_of(&inbox, "ok_pending").await,
+        Some((State::Pending, 0))
+    );
     assert_eq!(post(&service, "ok_pending").await.1, "duplicate");
 
     let workers = service.workers().unwrap().start();
@@ -201,7 +209,10 @@ async fn duplicates_in_every_state_answer_200_and_are_stored_once() {
     })
     .await;
     // Done.
-    assert_eq!(post(&service, "ok_pending").await, (200, "duplicate".into(), None));
+    assert_eq!(
+        post(&service, "ok_pending").await,
+        (200, "duplicate".into(), None)
+    );
 
     // Running.
     assert_eq!(post(&service, "block_running").await.0, 202);
@@ -225,7 +236,10 @@ async fn duplicates_in_every_state_answer_200_and_are_stored_once() {
     })
     .await;
     let counts = inbox.counts().await.unwrap();
-    assert_eq!((counts.done, counts.dead, counts.pending, counts.running), (2, 1, 0, 0));
+    assert_eq!(
+        (counts.done, counts.dead, counts.pending, counts.running),
+        (2, 1, 0, 0)
+    );
     for key in ["ok_pending", "block_running", "fail_dead"] {
         assert_eq!(test.calls.count(key), 1, "{key}");
     }
@@ -251,8 +265,16 @@ async fn failed_attempts_are_retried_on_the_schedule_then_dead() {
     .await;
     let times = test.calls.times("err_1");
     assert_eq!(times.len(), 3);
-    assert!(times[1] - times[0] >= delays[0], "{:?}", times[1] - times[0]);
-    assert!(times[2] - times[1] >= delays[1], "{:?}", times[2] - times[1]);
+    assert!(
+        times[1] - times[0] >= delays[0],
+        "{:?}",
+        times[1] - times[0]
+    );
+    assert!(
+        times[2] - times[1] >= delays[1],
+        "{:?}",
+        times[2] - times[1]
+    );
     // Woken by the due time, not by the (30 s) poll.
     assert!(times[2] - times[0] < Duration::from_secs(15));
     let dead = inbox.list(State::Dead, None, 10).await.unwrap();
@@ -281,7 +303,13 @@ async fn a_permanent_failure_is_dead_at_once_and_a_retried_dead_event_runs_once(
     .await;
     assert_eq!(test.calls.count("flaky_1"), 1);
     let dead = inbox.list(State::Dead, None, 10).await.unwrap();
-    assert!(dead[0].last_error.as_deref().unwrap().contains("bad payload"));
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("bad payload")
+    );
     let id = dead[0].id;
     assert_eq!(inbox.get(id).await.unwrap().unwrap().event.key, "flaky_1");
 
@@ -338,7 +366,10 @@ async fn panics_and_timeouts_are_failed_attempts() {
 
 #[tokio::test]
 async fn a_full_inbox_answers_503_with_retry_after() {
-    let inbox = SqliteInbox::open(temp_db("full")).await.unwrap().max_pending(2);
+    let inbox = SqliteInbox::open(temp_db("full"))
+        .await
+        .unwrap()
+        .max_pending(2);
     let test = Test::new();
     let service = dispatcher(inbox.clone(), RetrySchedule::default(), &test).await;
     assert_eq!(post(&service, "a").await.0, 202);
@@ -358,17 +389,35 @@ async fn shutdown_drains_in_flight_events_and_purge_removes_done_ones() {
     let service = dispatcher(inbox.clone(), RetrySchedule::default(), &test).await;
     let workers = service.workers().unwrap().start();
     assert_eq!(post(&service, "block_drain").await.0, 202);
-    eventually("running", async || inbox.counts().await.unwrap().running == 1).await;
+    eventually("running", async || {
+        inbox.counts().await.unwrap().running == 1
+    })
+    .await;
     let gate = test.gate.clone();
     tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(200)).await;
         gate.add_permits(1);
     });
     workers.shutdown(Duration::from_secs(10)).await;
-    assert_eq!(state_of(&inbox, "block_drain").await, Some((State::Done, 1)));
+    assert_eq!(
+        state_of(&inbox, "block_drain").await,
+        Some((State::Done, 1))
+    );
 
-    assert_eq!(inbox.purge_done(std::time::SystemTime::now() - Duration::from_secs(60)).await.unwrap(), 0);
-    assert_eq!(inbox.purge_done(std::time::SystemTime::now() + Duration::from_secs(1)).await.unwrap(), 1);
+    assert_eq!(
+        inbox
+            .purge_done(std::time::SystemTime::now() - Duration::from_secs(60))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        inbox
+            .purge_done(std::time::SystemTime::now() + Duration::from_secs(1))
+            .await
+            .unwrap(),
+        1
+    );
     // Purged: its dedup memory went with it.
     assert_eq!(post(&service, "block_drain").await.0, 202);
 }
@@ -385,7 +434,10 @@ async fn shutdown_drains_in_flight_events_and_purge_removes_done_ones() {
 fn child_server() {
     let db = std::env::var("HOOKGATE_CHILD_DB").expect("run by the SIGKILL test");
     let out = std::env::var("HOOKGATE_CHILD_OUT").unwrap();
-    let sleep: u64 = std::env::var("HOOKGATE_CHILD_SLEEP_MS").unwrap().parse().unwrap();
+    let sleep: u64 = std::env::var("HOOKGATE_CHILD_SLEEP_MS")
+        .unwrap()
+        .parse()
+        .unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async move {
         let inbox = SqliteInbox::open(&db).await.unwrap();
@@ -420,10 +472,20 @@ fn child_server() {
     });
 }
 
-fn spawn_child(db: &std::path::Path, out: &std::path::Path, sleep_ms: u64) -> (std::process::Child, String) {
+fn spawn_child(
+    db: &std::path::Path,
+    out: &std::path::Path,
+    sleep_ms: u64,
+) -> (std::process::Child, String) {
     use std::io::BufRead as _;
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["child_server", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_server",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env("HOOKGATE_CHILD_DB", db)
         .env("HOOKGATE_CHILD_OUT", out)
         .env("HOOKGATE_CHILD_SLEEP_MS", sleep_ms.to_string())
@@ -468,7 +530,10 @@ async fn a_sigkilled_process_restarted_on_the_same_file_loses_nothing() {
     child.kill().unwrap();
     child.wait().unwrap();
     let handled_before = std::fs::read_to_string(&out).unwrap_or_default();
-    assert!(handled_before.lines().count() < 20, "the kill came too late to test anything");
+    assert!(
+        handled_before.lines().count() < 20,
+        "the kill came too late to test anything"
+    );
 
     let (mut child, _) = spawn_child(&db, &out, 0);
     let handled = async || -> std::collections::HashSet<String> {
@@ -486,6 +551,9 @@ async fn a_sigkilled_process_restarted_on_the_same_file_loses_nothing() {
     child.wait().unwrap();
     let handled = handled().await;
     for id in &acknowledged {
-        assert!(handled.contains(id), "{id} was acknowledged but never handled");
+        assert!(
+            handled.contains(id),
+            "{id} was acknowledged but never handled"
+        );
     }
 }

@@ -41,7 +41,9 @@ impl Schema {
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
         let reachable = tokio::time::timeout(
             Duration::from_secs(5),
-            sqlx::postgres::PgPoolOptions::new().max_connections(1).connect(&url),
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(&url),
         )
         .await;
         match reachable {
@@ -54,7 +56,9 @@ impl Schema {
                 if std::env::var_os("CI").is_some() {
                     panic!("PostgreSQL not reachable at {url} under CI: {why}");
                 }
-                eprintln!("SKIPPED {test}: no PostgreSQL at {url} ({why}); set HOOKGATE_TEST_POSTGRES_URL");
+                eprintln!(
+                    "SKIPPED {test}: no PostgreSQL at {url} ({why}); set HOOKGATE_TEST_POSTGRES_URL"
+                );
                 return None;
             }
         }
@@ -69,7 +73,9 @@ impl Schema {
 
     /// A new connection pool to the inbox (as another replica would have).
     async fn inbox(&self) -> PostgresInbox {
-        PostgresInbox::connect_in_schema(&self.url, &self.name).await.unwrap()
+        PostgresInbox::connect_in_schema(&self.url, &self.name)
+            .await
+            .unwrap()
     }
 
     async fn drop_schema(self) {
@@ -117,7 +123,12 @@ struct Calls(Arc<Mutex<HashMap<String, Vec<&'static str>>>>);
 
 impl Calls {
     fn record(&self, key: &str, pool: &'static str) {
-        self.0.lock().unwrap().entry(key.to_owned()).or_default().push(pool);
+        self.0
+            .lock()
+            .unwrap()
+            .entry(key.to_owned())
+            .or_default()
+            .push(pool);
     }
     fn snapshot(&self) -> HashMap<String, Vec<&'static str>> {
         self.0.lock().unwrap().clone()
@@ -136,20 +147,24 @@ fn dispatcher(
     Webhooks::with_state(Zernio::new([SECRET]).unwrap(), calls.clone())
         .inbox(inbox)
         .handler_timeout(Some(Duration::from_secs(1)))
-        .on(move |_: zernio::WebhookTest, d: Delivery, calls: Calls| async move {
-            if hang {
-                std::future::pending::<()>().await;
-            }
-            tokio::time::sleep(sleep).await;
-            calls.record(d.key(), pool);
-        })
+        .on(
+            move |_: zernio::WebhookTest, d: Delivery, calls: Calls| async move {
+                if hang {
+                    std::future::pending::<()>().await;
+                }
+                tokio::time::sleep(sleep).await;
+                calls.record(d.key(), pool);
+            },
+        )
         .build()
         .unwrap()
 }
 
 #[tokio::test]
 async fn two_pools_on_one_inbox_handle_each_event_once() {
-    let Some(schema) = Schema::new("two_pools").await else { return };
+    let Some(schema) = Schema::new("two_pools").await else {
+        return;
+    };
     let calls = Calls::default();
     let (a, b) = (schema.inbox().await, schema.inbox().await);
     let service_a = dispatcher(a.clone(), &calls, "a", Duration::from_millis(10), false);
@@ -176,7 +191,9 @@ async fn two_pools_on_one_inbox_handle_each_event_once() {
 
 #[tokio::test]
 async fn a_killed_pool_s_events_are_taken_over_after_the_lease() {
-    let Some(schema) = Schema::new("takeover").await else { return };
+    let Some(schema) = Schema::new("takeover").await else {
+        return;
+    };
     let calls = Calls::default();
     let (a, b) = (schema.inbox().await, schema.inbox().await);
     let service_a = dispatcher(a.clone(), &calls, "a", Duration::ZERO, true);
@@ -188,7 +205,10 @@ async fn a_killed_pool_s_events_are_taken_over_after_the_lease() {
     for i in 0..3 {
         assert_eq!(post(&service_a, &format!("take_{i}")).await, 202);
     }
-    eventually("claimed by a", async || a.counts().await.unwrap().running == 3).await;
+    eventually("claimed by a", async || {
+        a.counts().await.unwrap().running == 3
+    })
+    .await;
     let killed = Instant::now();
     workers_a.abort();
 
@@ -201,12 +221,19 @@ async fn a_killed_pool_s_events_are_taken_over_after_the_lease() {
         .start();
     eventually("taken over", async || b.counts().await.unwrap().done == 3).await;
     // Not before the lease (handler timeout 1 s + 300 ms) ran out.
-    assert!(killed.elapsed() >= Duration::from_millis(1000), "{:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() >= Duration::from_millis(1000),
+        "{:?}",
+        killed.elapsed()
+    );
     let calls = calls.snapshot();
     for i in 0..3 {
         assert_eq!(calls[&format!("take_{i}")], ["b"]);
     }
-    let done = b.list(hookgate::inbox::State::Done, None, 10).await.unwrap();
+    let done = b
+        .list(hookgate::inbox::State::Done, None, 10)
+        .await
+        .unwrap();
     assert!(done.iter().all(|e| e.attempts == 2));
     workers_b.shutdown(Duration::from_secs(2)).await;
     schema.drop_schema().await;
@@ -214,7 +241,9 @@ async fn a_killed_pool_s_events_are_taken_over_after_the_lease() {
 
 #[tokio::test]
 async fn notify_wakes_another_connection_s_workers() {
-    let Some(schema) = Schema::new("notify").await else { return };
+    let Some(schema) = Schema::new("notify").await else {
+        return;
+    };
     let calls = Calls::default();
     let (a, b) = (schema.inbox().await, schema.inbox().await);
     let service_a = dispatcher(a.clone(), &calls, "a", Duration::ZERO, false);
@@ -237,7 +266,9 @@ async fn notify_wakes_another_connection_s_workers() {
 
 #[tokio::test]
 async fn a_full_inbox_answers_503_and_duplicates_200() {
-    let Some(schema) = Schema::new("full").await else { return };
+    let Some(schema) = Schema::new("full").await else {
+        return;
+    };
     let calls = Calls::default();
     let inbox = schema.inbox().await.max_pending(1);
     let service = dispatcher(inbox.clone(), &calls, "a", Duration::ZERO, false);

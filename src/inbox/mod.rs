@@ -62,10 +62,10 @@ pub use forward::{Forward, ForwardError, Forwarding};
 pub use postgres::PostgresInbox;
 #[cfg(feature = "inbox-sqlite")]
 pub use sqlite::{SqliteInbox, Synchronous};
+pub(crate) use worker::{Attempt, Route, attempt, delivery, note_failure};
 pub use worker::{
     DEFAULT_CONCURRENCY, DEFAULT_LEASE_MARGIN, DEFAULT_POLL_INTERVAL, Workers, WorkersHandle,
 };
-pub(crate) use worker::{Attempt, Route, attempt, delivery, note_failure};
 
 use crate::{dispatch::BoxError, future::BoxFuture};
 
@@ -98,7 +98,11 @@ pub trait Inbox: Send + Sync + 'static {
 
     /// Marks a claimed event done. `false` when the claim was lost (its lease expired and
     /// another worker took it).
-    fn complete(&self, claim: ClaimToken, now: SystemTime) -> BoxFuture<'_, Result<bool, InboxError>>;
+    fn complete(
+        &self,
+        claim: ClaimToken,
+        now: SystemTime,
+    ) -> BoxFuture<'_, Result<bool, InboxError>>;
 
     /// Settles a failed attempt: pending again at `retry_at`, or dead when `None`.
     fn fail<'a>(

@@ -83,7 +83,9 @@ impl PostgresInbox {
     /// Like [`connect`](Self::connect), with the tables in `schema` (created when absent).
     pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, InboxError> {
         if schema.is_empty() || schema.len() > 48 || schema.contains('"') {
-            return Err(InboxError::Corrupt(format!("unusable schema name {schema:?}")));
+            return Err(InboxError::Corrupt(format!(
+                "unusable schema name {schema:?}"
+            )));
         }
         let options = PgConnectOptions::from_str(url)
             .map_err(unavailable)?
@@ -408,10 +410,11 @@ impl Inbox for PostgresInbox {
 
     fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unavailable)?;
+            let rows =
+                sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
             let mut counts = Counts::default();
             for row in rows {
                 let state: i64 = row.try_get("state").map_err(unavailable)?;

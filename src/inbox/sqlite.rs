@@ -425,10 +425,11 @@ impl Inbox for SqliteInbox {
 
     fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>> {
         Box::pin(async move {
-            let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
-                .fetch_all(&self.pool)
-                .await
-                .map_err(unavailable)?;
+            let rows =
+                sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
             let mut counts = Counts::default();
             for row in rows {
                 let state: i64 = row.try_get("state").map_err(unavailable)?;

@@ -18,9 +18,7 @@ use tokio::{
 use tracing::{Instrument as _, field::Empty};
 
 use super::{ClaimToken, Inbox, Permanent, RetrySchedule, StoredEvent};
-use crate::{
-    BoxError, Dispatcher, future::BoxFuture, provider::Provider, rejection::Rejection,
-};
+use crate::{BoxError, Dispatcher, future::BoxFuture, provider::Provider, rejection::Rejection};
 
 /// Default number of events one [`Workers`] pool handles at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -182,7 +180,11 @@ impl Workers {
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
         let notify = self.inbox.notifier();
-        tracing::debug!(?providers, concurrency = self.concurrency, "inbox workers started");
+        tracing::debug!(
+            ?providers,
+            concurrency = self.concurrency,
+            "inbox workers started"
+        );
         let deadline = loop {
             if let Some(deadline) = *stop.borrow() {
                 break deadline;
@@ -219,10 +221,7 @@ impl Workers {
                     continue;
                 }
                 Ok(claimed) => match claimed.next_due {
-                    Some(due) => due
-                        .duration_since(now)
-                        .unwrap_or_default()
-                        .min(self.poll),
+                    Some(due) => due.duration_since(now).unwrap_or_default().min(self.poll),
                     None => self.poll,
                 },
                 Err(error) => {
