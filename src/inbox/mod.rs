@@ -184,6 +184,10 @@ pub enum State {
     Dead,
 }
 
+#[cfg_attr(
+    not(any(feature = "inbox-sqlite", feature = "inbox-postgres")),
+    allow(dead_code)
+)]
 impl State {
     pub(crate) fn code(self) -> i64 {
         match self {
@@ -471,6 +475,10 @@ pub(crate) async fn accept(
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "inbox-sqlite", feature = "inbox-postgres")),
+    allow(dead_code)
+)]
 pub(crate) fn to_millis(time: SystemTime) -> i64 {
     match time.duration_since(UNIX_EPOCH) {
         Ok(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
@@ -478,6 +486,10 @@ pub(crate) fn to_millis(time: SystemTime) -> i64 {
     }
 }
 
+#[cfg_attr(
+    not(any(feature = "inbox-sqlite", feature = "inbox-postgres")),
+    allow(dead_code)
+)]
 pub(crate) fn from_millis(ms: i64) -> SystemTime {
     if ms >= 0 {
         UNIX_EPOCH + Duration::from_millis(ms as u64)
@@ -487,6 +499,10 @@ pub(crate) fn from_millis(ms: i64) -> SystemTime {
 }
 
 /// Headers as stored: per header, name length (u16 LE), name, value length (u32 LE), value.
+#[cfg_attr(
+    not(any(feature = "inbox-sqlite", feature = "inbox-postgres")),
+    allow(dead_code)
+)]
 pub(crate) fn encode_headers(headers: &HeaderMap) -> Vec<u8> {
     let mut out = Vec::new();
     for (name, value) in headers {
@@ -499,6 +515,10 @@ pub(crate) fn encode_headers(headers: &HeaderMap) -> Vec<u8> {
     out
 }
 
+#[cfg_attr(
+    not(any(feature = "inbox-sqlite", feature = "inbox-postgres")),
+    allow(dead_code)
+)]
 pub(crate) fn decode_headers(mut bytes: &[u8]) -> Result<HeaderMap, InboxError> {
     fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8], InboxError> {
         if bytes.len() < n {
