@@ -447,6 +447,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
         self.config.inbox.retry.clone()
     }
 
+    fn dedup_ttl(&self) -> std::time::Duration {
+        self.config
+            .dedup_ttl
+            .unwrap_or_else(|| self.provider.dedup_ttl())
+    }
+
     fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
         let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
         let delivery = crate::inbox::delivery(P::NAME, stored);

@@ -10,8 +10,8 @@
 //!
 //! [`Workers`] then claim due events with a lease, rebuild the [`Delivery`](crate::Delivery) and
 //! run the very same typed handlers, fallback and drift rules as inline mode. A success marks
-//! the event done (kept until [`Inbox::purge_done`] removes it, so duplicates keep answering
-//! 200); an error, a panic or a timeout schedules the next attempt on the [`RetrySchedule`];
+//! the event done, kept for the dispatcher's dedup TTL (so duplicates keep answering 200; the
+//! workers purge older done events every minute, [`Inbox::purge_done`] does it by hand); an error, a panic or a timeout schedules the next attempt on the [`RetrySchedule`];
 //! after the last one the event is dead: kept, listed, replayable with [`Inbox::retry_dead`],
 //! never retried by itself. A handler declares a permanent failure by returning a
 //! [`Permanent`] error (straight to dead; inline mode answers 500 for it as for any error).

@@ -24,6 +24,9 @@ use crate::{BoxError, Dispatcher, future::BoxFuture, provider::Provider, rejecti
 pub const DEFAULT_CONCURRENCY: usize = 8;
 /// Default fallback poll interval of idle workers (they also wake on inserts and due retries).
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a pool purges done events past their dedup TTL.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
 /// Default lease margin: a claim lasts the handler timeout plus this, so a dead worker's events
 /// are taken over within the handler timeout plus 10 s.
 pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
@@ -43,6 +46,8 @@ pub(crate) trait Route: Send + Sync + 'static {
     /// How long an attempt may run; the lease is this plus the margin.
     fn attempt_limit(&self) -> Duration;
     fn retry(&self) -> RetrySchedule;
+    /// How long a done event is kept (its dedup memory): the dispatcher's dedup TTL.
+    fn dedup_ttl(&self) -> Duration;
     fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt>;
 }
 
@@ -177,6 +182,14 @@ impl Workers {
             .max()
             .unwrap_or_default()
             + self.lease_margin;
+        // Done events are kept for the longest dedup TTL of the routes, then purged.
+        let keep_done = self
+            .routes
+            .values()
+            .map(|r| r.dedup_ttl())
+            .max()
+            .unwrap_or_default();
+        let mut last_purge: Option<std::time::Instant> = None;
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
         let notify = self.inbox.notifier();
@@ -190,6 +203,19 @@ impl Workers {
                 break deadline;
             }
             while tasks.try_join_next().is_some() {}
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                let before = SystemTime::now()
+                    .checked_sub(keep_done)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                match self.inbox.purge_done(before).await {
+                    Ok(0) => {}
+                    Ok(purged) => {
+                        tracing::debug!(purged, "done events past their dedup TTL purged")
+                    }
+                    Err(error) => tracing::warn!(%error, "purging done events failed"),
+                }
+            }
             let notified = notify.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
