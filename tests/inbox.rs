@@ -557,3 +557,36 @@ async fn a_sigkilled_process_restarted_on_the_same_file_loses_nothing() {
         );
     }
 }
+
+#[tokio::test]
+async fn concurrent_deliveries_share_commits_and_the_bound_holds() {
+    let inbox = SqliteInbox::open(temp_db("concurrent"))
+        .await
+        .unwrap()
+        .max_pending(10);
+    let test = Test::new();
+    let service = dispatcher(inbox.clone(), RetrySchedule::default(), &test).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    // 30 distinct keys, each sent twice at once: 10 stored, the rest refused or duplicates.
+    for i in 0..60 {
+        let service = service.clone();
+        tasks.spawn(async move { (i % 30, post(&service, &format!("c_{}", i % 30)).await.0) });
+    }
+    let mut by_key: HashMap<i32, Vec<u16>> = HashMap::new();
+    while let Some(result) = tasks.join_next().await {
+        let (key, status) = result.unwrap();
+        by_key.entry(key).or_default().push(status);
+    }
+    let stored = by_key.values().filter(|s| s.contains(&202)).count();
+    assert_eq!(stored, 10);
+    for statuses in by_key.values() {
+        let mut statuses = statuses.clone();
+        statuses.sort();
+        // Stored once then a duplicate, or refused (503) with nothing stored.
+        assert!(
+            statuses == [200, 202] || statuses.iter().all(|s| *s == 503),
+            "{statuses:?}"
+        );
+    }
+    assert_eq!(inbox.counts().await.unwrap().pending, 10);
+}

@@ -30,7 +30,9 @@
 //!   `synchronous = FULL` by default: a delivery is answered only after its transaction is
 //!   fsynced, so an acknowledged delivery survives a process crash, a SIGKILL and a power loss.
 //!   `synchronous = NORMAL` (opt-in) survives a crash or SIGKILL but may lose the last
-//!   transactions on a power loss.
+//!   transactions on a power loss. Inserts go through one writer task that commits every
+//!   insert waiting (up to 256) in one transaction: concurrent deliveries share one fsync
+//!   (group commit), and each is answered after that commit.
 //! - `PostgresInbox` (feature `inbox-postgres`): several replicas share one inbox; claims use
 //!   `FOR UPDATE SKIP LOCKED`, inserts `NOTIFY` the other processes' workers.
 //!

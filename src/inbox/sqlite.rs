@@ -3,7 +3,10 @@
 use std::{
     fmt,
     path::Path,
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
     time::{Duration, SystemTime},
 };
 
@@ -13,7 +16,7 @@ use sqlx::{
         SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
     },
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
     ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted, MAX_PAGE,
@@ -73,13 +76,23 @@ CREATE INDEX hookgate_inbox_due ON hookgate_inbox (state, next_at);
 pub struct SqliteInbox {
     pool: SqlitePool,
     notify: Arc<Notify>,
-    max_pending: u64,
+    max_pending: Arc<AtomicU64>,
+    writer: mpsc::Sender<Write>,
 }
+
+/// One insert waiting for the writer's next transaction.
+struct Write {
+    event: NewEvent,
+    reply: oneshot::Sender<Result<Inserted, InboxError>>,
+}
+
+/// The most inserts one transaction (one fsync) commits.
+const BATCH: usize = 256;
 
 impl fmt::Debug for SqliteInbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SqliteInbox")
-            .field("max_pending", &self.max_pending)
+            .field("max_pending", &self.max_pending.load(Ordering::Relaxed))
             .finish_non_exhaustive()
     }
 }
@@ -124,19 +137,158 @@ impl SqliteInbox {
             .await
             .map_err(unavailable)?;
         migrate(&pool).await?;
+        let notify = Arc::new(Notify::new());
+        let max_pending = Arc::new(AtomicU64::new(DEFAULT_MAX_PENDING));
+        // Bounded: at most this many deliveries wait for the writer (their requests wait too).
+        let (writer, queue) = mpsc::channel(4 * BATCH);
+        tokio::spawn(write_loop(
+            pool.clone(),
+            queue,
+            max_pending.clone(),
+            notify.clone(),
+        ));
         Ok(Self {
             pool,
-            notify: Arc::new(Notify::new()),
-            max_pending: DEFAULT_MAX_PENDING,
+            notify,
+            max_pending,
+            writer,
         })
     }
 
     /// At most this many pending or running events (default 100 000); new deliveries past it
-    /// are refused with 503 (duplicates are still answered 200).
-    pub fn max_pending(mut self, max: u64) -> Self {
-        self.max_pending = max;
+    /// are refused with 503 (duplicates are still answered 200). Shared by the clones.
+    pub fn max_pending(self, max: u64) -> Self {
+        self.max_pending.store(max, Ordering::Relaxed);
         self
     }
+}
+
+/// The single writer of inserts: each transaction takes every insert waiting (up to
+/// [`BATCH`]), so concurrent deliveries share one commit and one fsync (group commit); each is
+/// answered only after that commit.
+async fn write_loop(
+    pool: SqlitePool,
+    mut queue: mpsc::Receiver<Write>,
+    max_pending: Arc<AtomicU64>,
+    notify: Arc<Notify>,
+) {
+    let mut batch = Vec::with_capacity(BATCH);
+    // An upper bound of the pending count: recounted when it could reach the maximum, and at
+    // least every second (workers and other processes change the true count).
+    let mut pending: Option<(u64, std::time::Instant)> = None;
+    while queue.recv_many(&mut batch, BATCH).await > 0 {
+        let max = max_pending.load(Ordering::Relaxed);
+        match write_batch(&pool, &batch, max, &mut pending).await {
+            Ok(outcomes) => {
+                if outcomes.iter().any(|o| matches!(o, Ok(Inserted::New))) {
+                    notify.notify_waiters();
+                }
+                for (write, outcome) in batch.drain(..).zip(outcomes) {
+                    let _ = write.reply.send(outcome);
+                }
+            }
+            Err(error) => {
+                pending = None;
+                let error = Arc::new(error);
+                for write in batch.drain(..) {
+                    let _ = write
+                        .reply
+                        .send(Err(InboxError::Unavailable(Box::new(Shared(
+                            error.clone(),
+                        )))));
+                }
+            }
+        }
+    }
+}
+
+/// One error reported to every insert of a failed batch.
+#[derive(Debug)]
+struct Shared(Arc<sqlx::Error>);
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {}
+
+async fn write_batch(
+    pool: &SqlitePool,
+    batch: &[Write],
+    max: u64,
+    pending: &mut Option<(u64, std::time::Instant)>,
+) -> Result<Vec<Result<Inserted, InboxError>>, sqlx::Error> {
+    let now = to_millis(SystemTime::now());
+    // A write transaction from its first statement (no busy upgrade of a read).
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    let stale = match *pending {
+        Some((count, at)) => {
+            count + batch.len() as u64 > max || at.elapsed() >= Duration::from_secs(1)
+        }
+        None => true,
+    };
+    let mut count = match *pending {
+        Some((count, _)) if !stale => count,
+        _ => {
+            let n: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)")
+                    .fetch_one(&mut *tx)
+                    .await?;
+            *pending = Some((n as u64, std::time::Instant::now()));
+            n as u64
+        }
+    };
+    let mut outcomes = Vec::with_capacity(batch.len());
+    for Write { event, .. } in batch {
+        if count >= max {
+            let there: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM hookgate_inbox WHERE dedup = ?")
+                    .bind(&event.dedup)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            outcomes.push(match there {
+                Some(_) => Ok(Inserted::Duplicate),
+                None => Err(InboxError::Full { pending: count }),
+            });
+            continue;
+        }
+        let inserted = sqlx::query(
+            "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
+             event, received_at, sender_attempt, delivery_id, headers, body, state, \
+             attempts, next_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) \
+             ON CONFLICT (dedup) DO NOTHING",
+        )
+        .bind(&event.dedup)
+        .bind(&*event.provider)
+        .bind(&event.tenant)
+        .bind(&event.key)
+        .bind(event.key_is_body_hash)
+        .bind(&event.event)
+        .bind(to_millis(event.received_at))
+        .bind(event.sender_attempt.map(i64::from))
+        .bind(&event.delivery_id)
+        .bind(encode_headers(&event.headers))
+        .bind(&event.raw[..])
+        .bind(now)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 1 {
+            count += 1;
+            outcomes.push(Ok(Inserted::New));
+        } else {
+            outcomes.push(Ok(Inserted::Duplicate));
+        }
+    }
+    tx.commit().await?;
+    if let Some((cached, _)) = pending {
+        *cached = count;
+    }
+    Ok(outcomes)
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), InboxError> {
@@ -176,56 +328,14 @@ async fn migrate(pool: &SqlitePool) -> Result<(), InboxError> {
 impl Inbox for SqliteInbox {
     fn insert<'a>(&'a self, event: &'a NewEvent) -> BoxFuture<'a, Result<Inserted, InboxError>> {
         Box::pin(async move {
-            let now = to_millis(SystemTime::now());
-            // A write transaction from its first statement (no busy upgrade of a read).
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(unavailable)?;
-            let inserted = sqlx::query(
-                "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
-                 event, received_at, sender_attempt, delivery_id, headers, body, state, \
-                 attempts, next_at, updated_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) \
-                 ON CONFLICT (dedup) DO NOTHING",
-            )
-            .bind(&event.dedup)
-            .bind(&*event.provider)
-            .bind(&event.tenant)
-            .bind(&event.key)
-            .bind(event.key_is_body_hash)
-            .bind(&event.event)
-            .bind(to_millis(event.received_at))
-            .bind(event.sender_attempt.map(i64::from))
-            .bind(&event.delivery_id)
-            .bind(encode_headers(&event.headers))
-            .bind(&event.raw[..])
-            .bind(now)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
-            if inserted == 0 {
-                tx.rollback().await.map_err(unavailable)?;
-                return Ok(Inserted::Duplicate);
-            }
-            let pending: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)")
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-            let pending = pending as u64;
-            if pending > self.max_pending {
-                tx.rollback().await.map_err(unavailable)?;
-                return Err(InboxError::Full {
-                    pending: pending - 1,
-                });
-            }
-            tx.commit().await.map_err(unavailable)?;
-            self.notify.notify_waiters();
-            Ok(Inserted::New)
+            let (reply, answer) = oneshot::channel();
+            let write = Write {
+                event: event.clone(),
+                reply,
+            };
+            let closed = || InboxError::Unavailable("the inbox writer stopped".into());
+            self.writer.send(write).await.map_err(|_| closed())?;
+            answer.await.map_err(|_| closed())?
         })
     }
 
