@@ -3,8 +3,8 @@
 use std::{
     fmt,
     str::FromStr as _,
-    sync::{Arc, Weak},
-    time::{Duration, SystemTime},
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant, SystemTime},
 };
 
 use sqlx::{
@@ -62,6 +62,10 @@ pub struct PostgresInbox {
     notify: Arc<Notify>,
     channel: Arc<str>,
     max_pending: u64,
+    /// An upper bound of the pending count (this process's view), recounted when it could
+    /// reach the maximum and at least every second: a `COUNT(*)` per insert would cost more as
+    /// the backlog grows.
+    pending: Arc<Mutex<Option<(u64, Instant)>>>,
 }
 
 impl fmt::Debug for PostgresInbox {
@@ -91,7 +95,7 @@ impl PostgresInbox {
             .map_err(unavailable)?
             .options([("search_path", schema)]);
         let pool = PgPoolOptions::new()
-            .max_connections(8)
+            .max_connections(16)
             .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await
@@ -107,6 +111,7 @@ impl PostgresInbox {
             notify,
             channel,
             max_pending: DEFAULT_MAX_PENDING,
+            pending: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -203,12 +208,25 @@ impl Inbox for PostgresInbox {
                 tx.rollback().await.map_err(unavailable)?;
                 return Ok(Inserted::Duplicate);
             }
-            let pending: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)")
+            let cached = *self.pending.lock().expect("not poisoned");
+            let pending = match cached {
+                Some((count, at))
+                    if count < self.max_pending && at.elapsed() < Duration::from_secs(1) =>
+                {
+                    count + 1
+                }
+                _ => {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)",
+                    )
                     .fetch_one(&mut *tx)
                     .await
                     .map_err(unavailable)?;
-            let pending = pending as u64;
+                    let n = n as u64;
+                    *self.pending.lock().expect("not poisoned") = Some((n, Instant::now()));
+                    n
+                }
+            };
             if pending > self.max_pending {
                 tx.rollback().await.map_err(unavailable)?;
                 return Err(InboxError::Full {
@@ -222,6 +240,9 @@ impl Inbox for PostgresInbox {
                 .await
                 .map_err(unavailable)?;
             tx.commit().await.map_err(unavailable)?;
+            if let Some((count, _)) = self.pending.lock().expect("not poisoned").as_mut() {
+                *count += 1;
+            }
             self.notify.notify_waiters();
             Ok(Inserted::New)
         })
