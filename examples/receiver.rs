@@ -13,11 +13,32 @@
 //! - `HOOKGATE_REDIS_URL`: when set (build with `--features redis`), the dedup store is Redis,
 //!   shared by every receiver pointing at it; otherwise an in-memory LRU.
 //! - `HOOKGATE_QUIET=1`: no per-event lines.
+//! - `HOOKGATE_INBOX`: unset, handlers run inline. `sqlite:PATH`: a durable inbox in the SQLite
+//!   file PATH (created when absent; reopened with everything it held after a restart or a
+//!   SIGKILL). `postgres://USER@HOST:PORT/DB`: the inbox lives in PostgreSQL, shared by every
+//!   receiver pointing at it. Deliveries are answered 202 once stored (200 when already there),
+//!   503 with `Retry-After` when the inbox is unreachable or full; workers handle them after.
+//!   Build with `--all-features` (features `inbox-sqlite`, `inbox-postgres`).
+//! - `HOOKGATE_FORWARD_URL`, `HOOKGATE_FORWARD_SECRET` (`whsec_…`): every event's handler
+//!   forwards it (`POST`, raw body, Standard Webhooks headers signed with that secret,
+//!   `webhook-id` = the dedup key, plus `hookgate-provider` and `hookgate-event`); only a 2xx
+//!   answer is a success (feature `forward`).
+//! - `HOOKGATE_HANDLER_TIMEOUT`: how long a handler (and a forward) may take, e.g. `2s` or
+//!   `500ms` (units `ms`, `s`, `m`, `h`); default 30 s.
+//! - `HOOKGATE_RETRY_DELAYS` (inbox only): delays before the 2nd, 3rd, ... attempt of a failed
+//!   event, e.g. `200ms,1s,5s`, used exactly (no jitter): at most 1 + n attempts, then the
+//!   event is dead (kept, never retried by itself). Default: 18 retries from 15 s doubling up
+//!   to 4 h, ±20 % jitter, about 36 h in all.
+//! - `HOOKGATE_WORKERS` (inbox only): how many events this process handles at once (default
+//!   8). An event claimed by a process that died is taken over within the handler timeout plus
+//!   10 s.
 //!
 //! Routes: `POST /webhooks/zernio`, `POST /webhooks/ayrshare`, `POST /webhooks/standard`,
 //! `GET /healthz`. Every delivery that reaches a handler prints one JSON line on stdout:
 //! `{"provider":"zernio","event":"post.published","key":"<dedup key>","typed":true}`; `typed`
-//! is false when the event took the unknown path. Logs go to stderr (`RUST_LOG` filters them).
+//! is false when the event took the unknown path. The line is printed once each time a handler
+//! succeeds (with forwarding: after the forward got a 2xx), never for a failed attempt. Logs go
+//! to stderr (`RUST_LOG` filters them).
 //!
 //! Served with hyper's HTTP/1.1 connection builder rather than `axum::serve`, for one setting
 //! `axum::serve` does not expose: a **header read timeout** (10 s, [`HEADER_READ_TIMEOUT`]), so
@@ -69,28 +90,225 @@ struct Line<'a> {
     typed: bool,
 }
 
+/// What every handler does: forward (when configured), then print the line.
+#[derive(Clone)]
+struct App {
+    printer: Printer,
+    forward: Option<Forwarder>,
+}
+
+impl App {
+    async fn handle(self, delivery: Delivery, typed: bool) -> Result<(), hookgate::BoxError> {
+        if let Some(forward) = &self.forward {
+            forward.send(&delivery).await?;
+        }
+        self.printer.print(&delivery, typed);
+        Ok(())
+    }
+}
+
+#[cfg(feature = "forward")]
+type Forwarder = hookgate::inbox::Forward;
+
+/// Without the `forward` feature there is nothing to forward with (`forwarder` refuses).
+#[cfg(not(feature = "forward"))]
+#[derive(Clone)]
+enum Forwarder {}
+
+#[cfg(not(feature = "forward"))]
+impl Forwarder {
+    async fn send(&self, _: &Delivery) -> Result<(), hookgate::BoxError> {
+        match *self {}
+    }
+}
+
+/// The forwarding handler from `HOOKGATE_FORWARD_URL` / `HOOKGATE_FORWARD_SECRET`.
+fn forwarder(timeout: Option<std::time::Duration>) -> Option<Forwarder> {
+    let url = std::env::var("HOOKGATE_FORWARD_URL").ok()?;
+    let Ok(secret) = std::env::var("HOOKGATE_FORWARD_SECRET") else {
+        fail("HOOKGATE_FORWARD_URL is set without HOOKGATE_FORWARD_SECRET")
+    };
+    #[cfg(feature = "forward")]
+    {
+        let forward = hookgate::inbox::Forward::new(&url, &secret)
+            .unwrap_or_else(|e| fail(format_args!("HOOKGATE_FORWARD_URL/SECRET: {e}")));
+        eprintln!("hookgate receiver: forwarding every event to {url}");
+        Some(match timeout {
+            Some(timeout) => forward.timeout(timeout),
+            None => forward,
+        })
+    }
+    #[cfg(not(feature = "forward"))]
+    {
+        let _ = (url, secret, timeout);
+        fail(
+            "HOOKGATE_FORWARD_URL is set but this build has no forwarding: run with --all-features",
+        )
+    }
+}
+
+/// The settings every dispatcher shares.
+#[derive(Clone)]
+struct Settings {
+    store: Arc<dyn DedupStore>,
+    handler_timeout: Option<std::time::Duration>,
+    inbox: inbox::Choice,
+}
+
+impl Settings {
+    fn apply<P: Provider>(&self, webhooks: Webhooks<P, App>) -> Webhooks<P, App> {
+        let mut webhooks = webhooks.store(self.store.clone());
+        if let Some(timeout) = self.handler_timeout {
+            webhooks = webhooks.handler_timeout(Some(timeout));
+        }
+        self.inbox.apply(webhooks)
+    }
+}
+
 /// Every event of the provider's catalogue goes to one typed handler; the rest (unknown names,
 /// drifted payloads) to the fallback.
-fn catalogue<P: Provider>(
-    provider: P,
-    store: Arc<dyn DedupStore>,
-    printer: Printer,
-) -> Dispatcher<P, Printer> {
-    Webhooks::with_state(provider, printer)
-        .store(store)
-        .on(
-            |_: P::Event, delivery: Delivery, printer: Printer| async move {
-                printer.print(&delivery, true)
-            },
-        )
+fn catalogue<P: Provider>(provider: P, settings: &Settings, app: App) -> Dispatcher<P, App> {
+    settings
+        .apply(Webhooks::with_state(provider, app))
+        .on(|_: P::Event, delivery: Delivery, app: App| app.handle(delivery, true))
         .fallback(untyped)
         .build()
         .expect("one handler per event")
 }
 
 /// The fallback: unknown names and payloads that did not fit their model.
-async fn untyped(_: UnknownEvent, delivery: Delivery, printer: Printer) {
-    printer.print(&delivery, false)
+async fn untyped(_: UnknownEvent, delivery: Delivery, app: App) -> Result<(), hookgate::BoxError> {
+    app.handle(delivery, false).await
+}
+
+/// `2s`, `500ms`, `1m`, `1h`.
+fn duration(var: &str, text: &str) -> std::time::Duration {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let Ok(number) = number.parse::<u64>() else {
+        fail(format_args!(
+            "{var}: `{text}` is not a duration like 2s or 500ms"
+        ))
+    };
+    match unit {
+        "ms" => std::time::Duration::from_millis(number),
+        "s" => std::time::Duration::from_secs(number),
+        "m" => std::time::Duration::from_secs(number * 60),
+        "h" => std::time::Duration::from_secs(number * 3600),
+        _ => fail(format_args!(
+            "{var}: `{text}` is not a duration like 2s or 500ms"
+        )),
+    }
+}
+
+/// The inbox from `HOOKGATE_INBOX`, its retry schedule and its workers.
+mod inbox {
+    use hookgate::{Webhooks, provider::Provider};
+
+    use super::{App, fail};
+
+    /// The inbox this receiver stores into, if any.
+    #[derive(Clone)]
+    pub(super) enum Choice {
+        Inline,
+        #[cfg(feature = "inbox-sqlite")]
+        Sqlite(hookgate::inbox::SqliteInbox, hookgate::inbox::RetrySchedule),
+        #[cfg(feature = "inbox-postgres")]
+        Postgres(
+            hookgate::inbox::PostgresInbox,
+            hookgate::inbox::RetrySchedule,
+        ),
+    }
+
+    impl Choice {
+        pub(super) async fn from_env() -> Self {
+            let Ok(url) = std::env::var("HOOKGATE_INBOX") else {
+                return Self::Inline;
+            };
+            #[cfg(any(feature = "inbox-sqlite", feature = "inbox-postgres"))]
+            let retry = match std::env::var("HOOKGATE_RETRY_DELAYS") {
+                Ok(list) => hookgate::inbox::RetrySchedule::Fixed(
+                    list.split(',')
+                        .filter(|s| !s.trim().is_empty())
+                        .map(|s| super::duration("HOOKGATE_RETRY_DELAYS", s))
+                        .collect(),
+                ),
+                Err(_) => hookgate::inbox::RetrySchedule::default(),
+            };
+            if url.starts_with("sqlite:") {
+                #[cfg(feature = "inbox-sqlite")]
+                {
+                    let inbox = hookgate::inbox::SqliteInbox::open_url(&url)
+                        .await
+                        .unwrap_or_else(|e| fail(format_args!("HOOKGATE_INBOX: {e}")));
+                    eprintln!("hookgate receiver: inbox is SQLite ({url})");
+                    return Self::Sqlite(inbox, retry);
+                }
+                #[cfg(not(feature = "inbox-sqlite"))]
+                fail(
+                    "HOOKGATE_INBOX is sqlite: but this build has no SQLite inbox: run with --all-features",
+                )
+            }
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                #[cfg(feature = "inbox-postgres")]
+                {
+                    let inbox = hookgate::inbox::PostgresInbox::connect(&url)
+                        .await
+                        .unwrap_or_else(|e| fail(format_args!("HOOKGATE_INBOX: {e}")));
+                    eprintln!("hookgate receiver: inbox is PostgreSQL");
+                    return Self::Postgres(inbox, retry);
+                }
+                #[cfg(not(feature = "inbox-postgres"))]
+                fail(
+                    "HOOKGATE_INBOX is postgres:// but this build has no PostgreSQL inbox: run with --all-features",
+                )
+            }
+            fail("HOOKGATE_INBOX must be sqlite:PATH or postgres://USER@HOST:PORT/DB")
+        }
+
+        pub(super) fn apply<P: Provider>(&self, webhooks: Webhooks<P, App>) -> Webhooks<P, App> {
+            match self {
+                Self::Inline => webhooks,
+                #[cfg(feature = "inbox-sqlite")]
+                Self::Sqlite(inbox, retry) => {
+                    webhooks.inbox(inbox.clone()).retry_schedule(retry.clone())
+                }
+                #[cfg(feature = "inbox-postgres")]
+                Self::Postgres(inbox, retry) => {
+                    webhooks.inbox(inbox.clone()).retry_schedule(retry.clone())
+                }
+            }
+        }
+    }
+
+    /// One pool of workers for every mounted provider (`HOOKGATE_WORKERS` at once).
+    #[derive(Default)]
+    pub(super) struct Pool(Option<hookgate::inbox::Workers>);
+
+    impl Pool {
+        pub(super) fn add<P: Provider>(&mut self, dispatcher: &hookgate::Dispatcher<P, App>) {
+            self.0 = match self.0.take() {
+                None => dispatcher.workers(),
+                Some(workers) => Some(workers.route(dispatcher)),
+            };
+        }
+
+        pub(super) fn start(self) -> Option<hookgate::inbox::WorkersHandle> {
+            let workers = match std::env::var("HOOKGATE_WORKERS") {
+                Ok(n) => match n.trim().parse::<usize>() {
+                    Ok(n) if n > 0 => n,
+                    _ => fail(format_args!(
+                        "HOOKGATE_WORKERS: `{n}` is not a positive number"
+                    )),
+                },
+                Err(_) => hookgate::inbox::DEFAULT_CONCURRENCY,
+            };
+            Some(self.0?.concurrency(workers).start())
+        }
+    }
 }
 
 /// The secrets in `var`, or `None` (with a note on stderr) when it is unset.
@@ -137,46 +355,44 @@ async fn redis_store(_: &str) -> Arc<dyn DedupStore> {
     fail("HOOKGATE_REDIS_URL is set but this build has no Redis support: run with --features redis")
 }
 
-/// The routes: `/healthz`, and one route per provider whose secret variable is set.
-fn router(store: Arc<dyn DedupStore>, printer: Printer) -> Router {
-    let mut app = Router::new().route("/healthz", get(|| async { "ok" }));
+/// The routes: `/healthz`, and one route per provider whose secret variable is set; each
+/// dispatcher joins the inbox's worker pool (when there is an inbox).
+fn router(settings: &Settings, app: App, pool: &mut inbox::Pool) -> Router {
+    let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
 
     if let Some(secrets) = secrets("ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
         // The error names the provider, the variable and the secret's position.
         let zernio = hookgate::zernio::Zernio::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("ZERNIO_WEBHOOK_SECRET")));
-        app = app.route_service(
-            "/webhooks/zernio",
-            catalogue(zernio, store.clone(), printer),
-        );
+        let dispatcher = catalogue(zernio, settings, app.clone());
+        pool.add(&dispatcher);
+        router = router.route_service("/webhooks/zernio", dispatcher);
     }
     if let Some(secrets) = secrets("AYRSHARE_WEBHOOK_SECRET", "/webhooks/ayrshare") {
-        // The error names the provider, the variable and the secret's position.
         let ayrshare = hookgate::ayrshare::Ayrshare::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("AYRSHARE_WEBHOOK_SECRET")));
-        app = app.route_service(
-            "/webhooks/ayrshare",
-            catalogue(ayrshare, store.clone(), printer),
-        );
+        let dispatcher = catalogue(ayrshare, settings, app.clone());
+        pool.add(&dispatcher);
+        router = router.route_service("/webhooks/ayrshare", dispatcher);
     }
     if let Some(secrets) = secrets("STANDARD_WEBHOOK_SECRET", "/webhooks/standard") {
-        // The error names the provider, the variable and the secret's position.
         let standard = hookgate::standard::Standard::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("STANDARD_WEBHOOK_SECRET")));
         // Standard Webhooks has no fixed catalogue: every well-formed envelope is typed.
-        let dispatcher = Webhooks::with_state(standard, printer)
-            .store(store.clone())
+        let dispatcher = settings
+            .apply(Webhooks::with_state(standard, app.clone()))
             .on_any(
-                |_: hookgate::standard::Event, delivery: Delivery, printer: Printer| async move {
-                    printer.print(&delivery, true)
+                |_: hookgate::standard::Event, delivery: Delivery, app: App| {
+                    app.handle(delivery, true)
                 },
             )
             .fallback(untyped)
             .build()
             .expect("one catch-all handler");
-        app = app.route_service("/webhooks/standard", dispatcher);
+        pool.add(&dispatcher);
+        router = router.route_service("/webhooks/standard", dispatcher);
     }
-    app
+    router
 }
 
 /// Serves `app` over HTTP/1.1 until `shutdown` completes, then lets open connections finish
@@ -245,7 +461,20 @@ async fn main() {
     let printer = Printer {
         quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1"),
     };
-    let app = router(store().await, printer);
+    let handler_timeout = std::env::var("HOOKGATE_HANDLER_TIMEOUT")
+        .ok()
+        .map(|t| duration("HOOKGATE_HANDLER_TIMEOUT", &t));
+    let settings = Settings {
+        store: store().await,
+        handler_timeout,
+        inbox: inbox::Choice::from_env().await,
+    };
+    let handlers = App {
+        printer,
+        forward: forwarder(handler_timeout),
+    };
+    let mut pool = inbox::Pool::default();
+    let app = router(&settings, handlers, &mut pool);
 
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -255,10 +484,15 @@ async fn main() {
         "hookgate receiver: listening on http://{}",
         listener.local_addr().unwrap()
     );
+    let workers = pool.start();
     serve(listener, app, HEADER_READ_TIMEOUT, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
+    if let Some(workers) = workers {
+        // Events still running after this are taken over at the next start (their lease).
+        workers.shutdown(Duration::from_secs(10)).await;
+    }
 }
 
 #[cfg(test)]

@@ -296,6 +296,21 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
 
     config_methods!();
 
+    /// Runs handlers through a durable inbox instead of inline: each verified delivery is
+    /// stored (one atomic insert that is also its de-duplication) and answered 202 at once;
+    /// [`Dispatcher::workers`] run the handlers after. See the [`inbox`](crate::inbox) module.
+    pub fn inbox(mut self, inbox: impl crate::inbox::Inbox) -> Self {
+        self.config.inbox.store = Some(Arc::new(inbox));
+        self
+    }
+
+    /// Delays between the attempts of an inbox event whose handler failed (default:
+    /// [`RetrySchedule::default`](crate::inbox::RetrySchedule), over a day, with jitter).
+    pub fn retry_schedule(mut self, schedule: crate::inbox::RetrySchedule) -> Self {
+        self.config.inbox.retry = schedule;
+        self
+    }
+
     /// Freezes the registrations into a service; refuses two handlers for one event name, two
     /// catch-alls, and a dispatcher with nothing registered at all ([`BuildError::NoHandlers`]).
     pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
@@ -441,6 +456,7 @@ fn finish(
     match result {
         Ok(()) => Ok(Ack::Handled),
         Err(error) => {
+            crate::inbox::note_failure(&error);
             tracing::error!(provider, event, key, %error, "handler failed; key released");
             Err(Rejection::HandlerFailed)
         }
@@ -474,6 +490,44 @@ impl<P, S> fmt::Debug for Dispatcher<P, S> {
             .field("fallback", &self.router.fallback.is_some())
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> Dispatcher<P, S> {
+    /// A pool of [`Workers`](crate::inbox::Workers) that runs this dispatcher's handlers for
+    /// the events its inbox holds; `None` when it has no inbox (handlers run inline).
+    pub fn workers(&self) -> Option<crate::inbox::Workers> {
+        let inbox = self.config.inbox.store.clone()?;
+        Some(crate::inbox::Workers::new(inbox).route(self))
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Dispatcher<P, S> {
+    fn provider(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn attempt_limit(&self) -> std::time::Duration {
+        self.config.handler_timeout.unwrap_or(self.config.lease)
+    }
+
+    fn retry(&self) -> crate::inbox::RetrySchedule {
+        self.config.inbox.retry.clone()
+    }
+
+    fn dedup_ttl(&self) -> std::time::Duration {
+        self.config
+            .dedup_ttl
+            .unwrap_or_else(|| self.provider.dedup_ttl())
+    }
+
+    fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
+        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
+        let delivery = crate::inbox::delivery(P::NAME, stored);
+        Box::pin(crate::inbox::attempt(
+            async move { router.dispatch(delivery).await },
+            timeout,
+        ))
     }
 }
 

@@ -18,6 +18,7 @@ pub mod event;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
+pub mod inbox;
 pub mod keyring;
 mod layer;
 mod pipeline;

@@ -47,6 +47,8 @@ pub(crate) struct Config {
     pub(crate) buffered: Arc<Budget>,
     /// The route's dedup namespace; `None`: the verifying secret's fingerprint.
     pub(crate) namespace: Option<Arc<str>>,
+    /// With a store: deliveries are stored in the inbox instead of handled inline.
+    pub(crate) inbox: crate::inbox::InboxSettings,
 }
 
 /// Default body limit: 1 MiB.
@@ -74,6 +76,7 @@ impl Default for Config {
             clock: Arc::new(SystemTime::now),
             buffered: Arc::new(Budget::new(DEFAULT_MAX_BUFFERED_BYTES)),
             namespace: None,
+            inbox: Default::default(),
         }
     }
 }
@@ -88,6 +91,7 @@ impl fmt::Debug for Config {
             .field("dedup_ttl", &self.dedup_ttl)
             .field("max_buffered_bytes", &self.buffered.capacity())
             .field("namespace", &self.namespace)
+            .field("inbox", &self.inbox.store.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -263,6 +267,7 @@ where
         Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
         Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
         Ok(Outcome::Ack(Ack::Handled)) => "handled",
+        Ok(Outcome::Ack(Ack::Accepted)) => "accepted",
         Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
         Ok(Outcome::Inner(_)) => "handler_refused",
         Err(_) => "inner_error",
@@ -479,6 +484,33 @@ where
     span.record("key", &*key);
     context.event = Some(event.clone());
     context.key = Some(key.clone());
+
+    // Inbox mode: one atomic insert-if-absent is both the dedup and the durable store.
+    if let Some(inbox) = &config.inbox.store {
+        let meta = provider.delivery_meta(&parts.headers);
+        let mut headers = parts.headers;
+        redact(&mut headers, provider.signature_headers());
+        let event = crate::inbox::NewEvent {
+            dedup: dedup_key.to_hex(),
+            provider: P::NAME.into(),
+            tenant: verified
+                .tenant
+                .as_ref()
+                .map(|tenant| tenant.as_str().to_owned()),
+            key: key.to_string(),
+            key_is_body_hash: key_from_body_hash,
+            event: event.to_string(),
+            received_at: now,
+            sender_attempt: meta.attempt,
+            delivery_id: meta.delivery_id,
+            headers,
+            raw,
+        };
+        return Ok(match crate::inbox::accept(&**inbox, event).await {
+            Ok(ack) => Outcome::Ack(ack),
+            Err(rejection) => context.refuse(rejection),
+        });
+    }
 
     let lease = match config.store.claim(&dedup_key, config.lease).await {
         Ok(Claim::Acquired(lease)) => lease,

@@ -15,6 +15,8 @@
 //! | a provider or dedup store implementation panicked | 500 |
 //! | handler timeout, dedup store or secret source unavailable | 503 |
 //! | the service's buffered-bytes cap reached | 503 with `Retry-After` |
+//! | stored in the inbox (handled later) | 202 |
+//! | inbox unreachable or full | 503 with `Retry-After` |
 //! | method other than `POST` | 405 |
 //!
 //! Refusal bodies are short JSON, `{"error":"...","code":"..."}`, and never contain a secret or
@@ -98,7 +100,16 @@ pub enum Rejection {
     /// keeps serving).
     #[error("internal error")]
     Internal,
+    /// The inbox could not store the delivery (503 with `Retry-After`).
+    #[error("inbox unavailable")]
+    InboxUnavailable,
+    /// The inbox holds its maximum of pending events (503 with `Retry-After`).
+    #[error("inbox full")]
+    InboxFull,
 }
+
+/// `Retry-After` of an inbox refusal, in seconds.
+const INBOX_RETRY_AFTER: u64 = 5;
 
 impl Rejection {
     /// The status code sent for this rejection.
@@ -113,7 +124,9 @@ impl Rejection {
             Self::StoreUnavailable
             | Self::SecretsUnavailable
             | Self::HandlerTimeout
-            | Self::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
+            | Self::Overloaded
+            | Self::InboxUnavailable
+            | Self::InboxFull => StatusCode::SERVICE_UNAVAILABLE,
             Self::HandlerFailed | Self::HandlerPanicked | Self::Internal => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -137,6 +150,8 @@ impl Rejection {
             Self::HandlerPanicked => "handler_panicked",
             Self::HandlerTimeout => "handler_timeout",
             Self::Internal => "internal_error",
+            Self::InboxUnavailable => "inbox_unavailable",
+            Self::InboxFull => "inbox_full",
         }
     }
 
@@ -165,6 +180,9 @@ impl Rejection {
             Self::StoreUnavailable | Self::SecretsUnavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
             }
+            Self::InboxUnavailable | Self::InboxFull => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(INBOX_RETRY_AFTER));
+            }
             _ => {}
         }
         response
@@ -191,6 +209,8 @@ pub(crate) enum Ack {
     Duplicate,
     /// No handler and no fallback took the event: `{"status":"ignored"}`.
     Ignored,
+    /// Stored in the inbox, handled later (202).
+    Accepted,
 }
 
 impl Ack {
@@ -199,8 +219,12 @@ impl Ack {
             Self::Handled => br#"{"status":"handled"}"#,
             Self::Duplicate => br#"{"status":"duplicate"}"#,
             Self::Ignored => br#"{"status":"ignored"}"#,
+            Self::Accepted => br#"{"status":"accepted"}"#,
         };
         let mut response = Response::new(Full::new(Bytes::from_static(body)));
+        if self == Self::Accepted {
+            *response.status_mut() = StatusCode::ACCEPTED;
+        }
         response.headers_mut().insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),

@@ -1,0 +1,469 @@
+//! [`PostgresInbox`]: one inbox shared by several replicas.
+
+use std::{
+    fmt,
+    str::FromStr as _,
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant, SystemTime},
+};
+
+use sqlx::{
+    Row as _,
+    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+};
+use tokio::sync::Notify;
+
+use super::{
+    ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted, MAX_PAGE,
+    NewEvent, State, StoredEvent, encode_headers,
+    sql::{COLUMNS, stored_from_row, token, unavailable},
+    to_millis,
+};
+use crate::future::BoxFuture;
+
+/// Versioned migrations: step `i` brings the schema to version `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE hookgate_inbox (
+    id BIGSERIAL PRIMARY KEY,
+    dedup TEXT NOT NULL UNIQUE,
+    provider TEXT NOT NULL,
+    tenant TEXT,
+    key TEXT NOT NULL,
+    key_is_body_hash BOOLEAN NOT NULL,
+    event TEXT NOT NULL,
+    received_at BIGINT NOT NULL,
+    sender_attempt BIGINT,
+    delivery_id TEXT,
+    headers BYTEA NOT NULL,
+    body BYTEA NOT NULL,
+    state BIGINT NOT NULL DEFAULT 0,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    next_at BIGINT NOT NULL,
+    token BIGINT,
+    last_error TEXT,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX hookgate_inbox_due ON hookgate_inbox (state, next_at);
+"#];
+
+/// Serializes concurrent migrations of several replicas (`pg_advisory_xact_lock`).
+const MIGRATION_LOCK: i64 = 0x686f_6f6b_6761_7465; // "hookgate"
+
+/// A durable inbox in PostgreSQL, shared by every replica pointing at it: workers claim with
+/// `FOR UPDATE SKIP LOCKED` (no two claim one event), inserts `NOTIFY` every replica's idle
+/// workers (`LISTEN`), and the tables are created by versioned migrations in the given schema
+/// (default `public`). Cheap to clone.
+///
+/// Durability is PostgreSQL's: a delivery is answered after its transaction committed.
+/// Bounded by [`max_pending`](Self::max_pending) (default 100 000 pending or running).
+#[derive(Clone)]
+pub struct PostgresInbox {
+    pool: PgPool,
+    notify: Arc<Notify>,
+    channel: Arc<str>,
+    max_pending: u64,
+    /// An upper bound of the pending count (this process's view), recounted when it could
+    /// reach the maximum and at least every second: a `COUNT(*)` per insert would cost more as
+    /// the backlog grows.
+    pending: Arc<Mutex<Option<(u64, Instant)>>>,
+}
+
+impl fmt::Debug for PostgresInbox {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PostgresInbox")
+            .field("channel", &self.channel)
+            .field("max_pending", &self.max_pending)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PostgresInbox {
+    /// Connects to `url` (`postgres://USER@HOST:PORT/DB`) and creates the tables in `public`
+    /// when absent.
+    pub async fn connect(url: &str) -> Result<Self, InboxError> {
+        Self::connect_in_schema(url, "public").await
+    }
+
+    /// Like [`connect`](Self::connect), with the tables in `schema` (created when absent).
+    pub async fn connect_in_schema(url: &str, schema: &str) -> Result<Self, InboxError> {
+        if schema.is_empty() || schema.len() > 48 || schema.contains('"') {
+            return Err(InboxError::Corrupt(format!(
+                "unusable schema name {schema:?}"
+            )));
+        }
+        let options = PgConnectOptions::from_str(url)
+            .map_err(unavailable)?
+            .options([("search_path", schema)]);
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options)
+            .await
+            .map_err(unavailable)?;
+        migrate(&pool, schema).await?;
+        let notify = Arc::new(Notify::new());
+        let channel: Arc<str> = format!("hookgate_inbox.{schema}").into();
+        let mut listener = PgListener::connect_with(&pool).await.map_err(unavailable)?;
+        listener.listen(&channel).await.map_err(unavailable)?;
+        tokio::spawn(listen(listener, Arc::downgrade(&notify)));
+        Ok(Self {
+            pool,
+            notify,
+            channel,
+            max_pending: DEFAULT_MAX_PENDING,
+            pending: Arc::new(Mutex::new(None)),
+        })
+    }
+
+    /// At most this many pending or running events (default 100 000); new deliveries past it
+    /// are refused with 503 (duplicates are still answered 200).
+    pub fn max_pending(mut self, max: u64) -> Self {
+        self.max_pending = max;
+        self
+    }
+}
+
+/// Wakes this process's workers on every `NOTIFY` until the inbox is dropped.
+async fn listen(mut listener: PgListener, notify: Weak<Notify>) {
+    loop {
+        let received = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await;
+        let Some(notify) = notify.upgrade() else {
+            return;
+        };
+        match received {
+            Ok(Ok(_)) => notify.notify_waiters(),
+            Err(_) => {}
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "inbox LISTEN connection failed; reconnecting");
+                // Wake the workers: a notification may have been missed.
+                notify.notify_waiters();
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+async fn migrate(pool: &PgPool, schema: &str) -> Result<(), InboxError> {
+    let mut tx = pool.begin().await.map_err(unavailable)?;
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(MIGRATION_LOCK)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+    sqlx::raw_sql(&format!(
+        "CREATE SCHEMA IF NOT EXISTS \"{schema}\"; \
+         CREATE TABLE IF NOT EXISTS hookgate_inbox_migrations (version BIGINT PRIMARY KEY)"
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(unavailable)?;
+    let current: i64 =
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM hookgate_inbox_migrations")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        sqlx::raw_sql(step)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        sqlx::query("INSERT INTO hookgate_inbox_migrations (version) VALUES ($1)")
+            .bind(i as i64 + 1)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+    }
+    tx.commit().await.map_err(unavailable)
+}
+
+impl Inbox for PostgresInbox {
+    fn insert<'a>(&'a self, event: &'a NewEvent) -> BoxFuture<'a, Result<Inserted, InboxError>> {
+        Box::pin(async move {
+            let now = to_millis(SystemTime::now());
+            let mut tx = self.pool.begin().await.map_err(unavailable)?;
+            let inserted = sqlx::query(
+                "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
+                 event, received_at, sender_attempt, delivery_id, headers, body, state, \
+                 attempts, next_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
+                 ON CONFLICT (dedup) DO NOTHING",
+            )
+            .bind(&event.dedup)
+            .bind(&*event.provider)
+            .bind(&event.tenant)
+            .bind(&event.key)
+            .bind(event.key_is_body_hash)
+            .bind(&event.event)
+            .bind(to_millis(event.received_at))
+            .bind(event.sender_attempt.map(i64::from))
+            .bind(&event.delivery_id)
+            .bind(encode_headers(&event.headers))
+            .bind(&event.raw[..])
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?
+            .rows_affected();
+            if inserted == 0 {
+                tx.rollback().await.map_err(unavailable)?;
+                return Ok(Inserted::Duplicate);
+            }
+            let cached = *self.pending.lock().expect("not poisoned");
+            let pending = match cached {
+                Some((count, at))
+                    if count < self.max_pending && at.elapsed() < Duration::from_secs(1) =>
+                {
+                    count + 1
+                }
+                _ => {
+                    let n: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)",
+                    )
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(unavailable)?;
+                    let n = n as u64;
+                    *self.pending.lock().expect("not poisoned") = Some((n, Instant::now()));
+                    n
+                }
+            };
+            if pending > self.max_pending {
+                tx.rollback().await.map_err(unavailable)?;
+                return Err(InboxError::Full {
+                    pending: pending - 1,
+                });
+            }
+            // Delivered to every listener when (and only if) the transaction commits.
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(&*self.channel)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?;
+            tx.commit().await.map_err(unavailable)?;
+            if let Some((count, _)) = self.pending.lock().expect("not poisoned").as_mut() {
+                *count += 1;
+            }
+            self.notify.notify_waiters();
+            Ok(Inserted::New)
+        })
+    }
+
+    fn claim<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        limit: usize,
+        lease: Duration,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<Claimed, InboxError>> {
+        Box::pin(async move {
+            if providers.is_empty() || limit == 0 {
+                return Ok(Claimed::default());
+            }
+            let now_ms = to_millis(now);
+            let providers: Vec<&str> = providers.to_vec();
+            // Running events keep their lease end in next_at: one index range finds both.
+            let sql = format!(
+                "UPDATE hookgate_inbox SET state = 1, attempts = attempts + 1, next_at = $1, \
+                 token = $2, updated_at = $3 WHERE id IN (SELECT id FROM hookgate_inbox \
+                 WHERE state IN (0, 1) AND next_at <= $3 AND provider = ANY($4) \
+                 ORDER BY next_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(to_millis(now + lease))
+                .bind(token())
+                .bind(now_ms)
+                .bind(&providers)
+                .bind(limit as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            let mut claimed = Claimed::default();
+            for row in &rows {
+                claimed.events.push(stored_from_row!(row)?);
+            }
+            if claimed.events.is_empty() {
+                let next: Option<i64> = sqlx::query_scalar(
+                    "SELECT MIN(next_at) FROM hookgate_inbox WHERE state IN (0, 1) \
+                     AND provider = ANY($1)",
+                )
+                .bind(&providers)
+                .fetch_one(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                claimed.next_due = next.map(super::from_millis);
+            }
+            claimed.events.sort_by_key(|e| e.id);
+            Ok(claimed)
+        })
+    }
+
+    fn complete(
+        &self,
+        claim: ClaimToken,
+        now: SystemTime,
+    ) -> BoxFuture<'_, Result<bool, InboxError>> {
+        Box::pin(async move {
+            let done = sqlx::query(
+                "UPDATE hookgate_inbox SET state = 2, next_at = $1, updated_at = $1, \
+                 token = NULL WHERE id = $2 AND state = 1 AND token = $3",
+            )
+            .bind(to_millis(now))
+            .bind(claim.id)
+            .bind(claim.token)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn fail<'a>(
+        &'a self,
+        claim: ClaimToken,
+        error: &'a str,
+        retry_at: Option<SystemTime>,
+        now: SystemTime,
+    ) -> BoxFuture<'a, Result<bool, InboxError>> {
+        Box::pin(async move {
+            let (state, next) = match retry_at {
+                Some(at) => (State::Pending, at),
+                None => (State::Dead, now),
+            };
+            let done = sqlx::query(
+                "UPDATE hookgate_inbox SET state = $1, next_at = $2, last_error = $3, \
+                 updated_at = $4, token = NULL WHERE id = $5 AND state = 1 AND token = $6",
+            )
+            .bind(state.code())
+            .bind(to_millis(next))
+            .bind(error)
+            .bind(to_millis(now))
+            .bind(claim.id)
+            .bind(claim.token)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            if retry_at.is_some() {
+                // This process's idle workers recompute when the next event is due.
+                self.notify.notify_waiters();
+            }
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn list(
+        &self,
+        state: State,
+        after: Option<i64>,
+        limit: usize,
+    ) -> BoxFuture<'_, Result<Vec<StoredEvent>, InboxError>> {
+        Box::pin(async move {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM hookgate_inbox WHERE state = $1 AND id > $2 \
+                 ORDER BY id LIMIT $3"
+            );
+            let rows = sqlx::query(&sql)
+                .bind(state.code())
+                .bind(after.unwrap_or(i64::MIN))
+                .bind(limit.min(MAX_PAGE) as i64)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            rows.iter().map(|row| stored_from_row!(row)).collect()
+        })
+    }
+
+    fn get(&self, id: i64) -> BoxFuture<'_, Result<Option<StoredEvent>, InboxError>> {
+        Box::pin(async move {
+            let sql = format!("SELECT {COLUMNS} FROM hookgate_inbox WHERE id = $1");
+            let row = sqlx::query(&sql)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            row.as_ref().map(|row| stored_from_row!(row)).transpose()
+        })
+    }
+
+    fn retry_dead(&self, id: i64) -> BoxFuture<'_, Result<bool, InboxError>> {
+        Box::pin(async move {
+            let now = to_millis(SystemTime::now());
+            let done = sqlx::query(
+                "UPDATE hookgate_inbox SET state = 0, attempts = 0, next_at = $1, \
+                 updated_at = $1 WHERE id = $2 AND state = 3",
+            )
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            self.wake_all().await;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    fn retry_all_dead(&self) -> BoxFuture<'_, Result<u64, InboxError>> {
+        Box::pin(async move {
+            let now = to_millis(SystemTime::now());
+            let done = sqlx::query(
+                "UPDATE hookgate_inbox SET state = 0, attempts = 0, next_at = $1, \
+                 updated_at = $1 WHERE state = 3",
+            )
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            self.wake_all().await;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn purge_done(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
+        Box::pin(async move {
+            let done =
+                sqlx::query("DELETE FROM hookgate_inbox WHERE state = 2 AND updated_at < $1")
+                    .bind(to_millis(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+            Ok(done.rows_affected())
+        })
+    }
+
+    fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>> {
+        Box::pin(async move {
+            let rows =
+                sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(unavailable)?;
+            let mut counts = Counts::default();
+            for row in rows {
+                let state: i64 = row.try_get("state").map_err(unavailable)?;
+                let n: i64 = row.try_get("n").map_err(unavailable)?;
+                let slot = match State::from_code(state)? {
+                    State::Pending => &mut counts.pending,
+                    State::Running => &mut counts.running,
+                    State::Done => &mut counts.done,
+                    State::Dead => &mut counts.dead,
+                };
+                *slot = n as u64;
+            }
+            Ok(counts)
+        })
+    }
+
+    fn notifier(&self) -> Arc<Notify> {
+        self.notify.clone()
+    }
+}
+
+impl PostgresInbox {
+    /// Tells every replica's workers that events became claimable (best effort).
+    async fn wake_all(&self) {
+        let _ = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&*self.channel)
+            .execute(&self.pool)
+            .await;
+        self.notify.notify_waiters();
+    }
+}

@@ -1,0 +1,81 @@
+//! What both SQL engines share: the column list and reading a row back.
+
+/// The columns every query that returns events selects, in this order.
+pub(super) const COLUMNS: &str = "id, dedup, provider, tenant, key, key_is_body_hash, event, \
+    received_at, sender_attempt, delivery_id, headers, body, state, attempts, next_at, token, \
+    last_error";
+
+/// Builds a [`StoredEvent`](super::StoredEvent) from a row selected with [`COLUMNS`].
+macro_rules! stored_from_row {
+    ($row:expr) => {{
+        use sqlx::Row as _;
+        let row = $row;
+        (|| -> Result<$crate::inbox::StoredEvent, $crate::inbox::InboxError> {
+            let err = |e: sqlx::Error| $crate::inbox::InboxError::Corrupt(e.to_string());
+            let headers: Vec<u8> = row.try_get("headers").map_err(err)?;
+            let body: Vec<u8> = row.try_get("body").map_err(err)?;
+            let sender_attempt: Option<i64> = row.try_get("sender_attempt").map_err(err)?;
+            let attempts: i64 = row.try_get("attempts").map_err(err)?;
+            let token: Option<i64> = row.try_get("token").map_err(err)?;
+            let provider: String = row.try_get("provider").map_err(err)?;
+            Ok($crate::inbox::StoredEvent {
+                id: row.try_get("id").map_err(err)?,
+                state: $crate::inbox::State::from_code(row.try_get("state").map_err(err)?)?,
+                attempts: u32::try_from(attempts).unwrap_or(u32::MAX),
+                next_at: $crate::inbox::from_millis(row.try_get("next_at").map_err(err)?),
+                last_error: row.try_get("last_error").map_err(err)?,
+                token: token.unwrap_or(0),
+                event: $crate::inbox::NewEvent {
+                    dedup: row.try_get("dedup").map_err(err)?,
+                    provider: provider.into(),
+                    tenant: row.try_get("tenant").map_err(err)?,
+                    key: row.try_get("key").map_err(err)?,
+                    key_is_body_hash: row.try_get("key_is_body_hash").map_err(err)?,
+                    event: row.try_get("event").map_err(err)?,
+                    received_at: $crate::inbox::from_millis(
+                        row.try_get("received_at").map_err(err)?,
+                    ),
+                    sender_attempt: sender_attempt.and_then(|a| u32::try_from(a).ok()),
+                    delivery_id: row.try_get("delivery_id").map_err(err)?,
+                    headers: $crate::inbox::decode_headers(&headers)?,
+                    raw: bytes::Bytes::from(body),
+                },
+            })
+        })()
+    }};
+}
+pub(super) use stored_from_row;
+
+/// A database error as the inbox's.
+pub(super) fn unavailable(error: sqlx::Error) -> super::InboxError {
+    super::InboxError::Unavailable(Box::new(error))
+}
+
+#[cfg_attr(not(feature = "inbox-sqlite"), allow(dead_code))]
+/// `?, ?, ?` (SQLite) or `$from, $from+1, ...` (PostgreSQL) for `n` values.
+pub(super) fn placeholders(n: usize, numbered_from: Option<usize>) -> String {
+    let mut out = String::new();
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        match numbered_from {
+            Some(from) => {
+                out.push('$');
+                out.push_str(&(from + i).to_string());
+            }
+            None => out.push('?'),
+        }
+    }
+    out
+}
+
+/// A random claim token, never 0 (0 reads back as "no token").
+pub(super) fn token() -> i64 {
+    loop {
+        let token = fastrand::i64(..);
+        if token != 0 {
+            return token;
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! [`Workers`]: claim stored events, run the dispatcher's handlers, settle the outcome.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    fmt,
+    future::Future,
+    panic::AssertUnwindSafe,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use futures_util::FutureExt as _;
+use tokio::{
+    sync::{Semaphore, watch},
+    task::{JoinHandle, JoinSet},
+};
+use tracing::{Instrument as _, field::Empty};
+
+use super::{ClaimToken, Inbox, Permanent, RetrySchedule, StoredEvent};
+use crate::{BoxError, Dispatcher, future::BoxFuture, provider::Provider, rejection::Rejection};
+
+/// Default number of events one [`Workers`] pool handles at once.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+/// Default fallback poll interval of idle workers (they also wake on inserts and due retries).
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a pool purges done events past their dedup TTL.
+const PURGE_EVERY: Duration = Duration::from_secs(60);
+
+/// Default lease margin: a claim lasts the handler timeout plus this, so a dead worker's events
+/// are taken over within the handler timeout plus 10 s.
+pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
+
+/// How one attempt ended.
+#[derive(Debug)]
+pub(crate) enum Attempt {
+    Handled,
+    Failed { permanent: bool, error: String },
+    Panicked,
+    TimedOut,
+}
+
+/// A dispatcher as the workers see it (implemented by [`Dispatcher`]).
+pub(crate) trait Route: Send + Sync + 'static {
+    fn provider(&self) -> &'static str;
+    /// How long an attempt may run; the lease is this plus the margin.
+    fn attempt_limit(&self) -> Duration;
+    fn retry(&self) -> RetrySchedule;
+    /// How long a done event is kept (its dedup memory): the dispatcher's dedup TTL.
+    fn dedup_ttl(&self) -> Duration;
+    fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt>;
+}
+
+tokio::task_local! {
+    static FAILURE: RefCell<Option<(bool, String)>>;
+}
+
+/// Called by the router when a handler returned an error: during an inbox attempt, keeps
+/// whether it was [`Permanent`] and its message for the attempt's outcome.
+pub(crate) fn note_failure(error: &BoxError) {
+    let _ = FAILURE.try_with(|slot| {
+        *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
+    });
+}
+
+/// Runs one dispatch (the same `Router::dispatch` as inline mode) as an inbox attempt: panics
+/// caught, bounded by `timeout`, the handler's error kept.
+pub(crate) async fn attempt<F>(dispatch: F, timeout: Option<Duration>) -> Attempt
+where
+    F: Future<Output = Result<crate::rejection::Ack, Rejection>>,
+{
+    let guarded = AssertUnwindSafe(dispatch).catch_unwind();
+    FAILURE
+        .scope(RefCell::new(None), async move {
+            let result = match timeout {
+                Some(limit) => match tokio::time::timeout(limit, guarded).await {
+                    Ok(result) => result,
+                    Err(_) => return Attempt::TimedOut,
+                },
+                None => guarded.await,
+            };
+            match result {
+                Ok(Ok(_)) => Attempt::Handled,
+                Ok(Err(rejection)) => {
+                    let noted = FAILURE.with(|slot| slot.borrow_mut().take());
+                    let (permanent, error) =
+                        noted.unwrap_or_else(|| (false, rejection.to_string()));
+                    Attempt::Failed { permanent, error }
+                }
+                Err(_) => Attempt::Panicked,
+            }
+        })
+        .await
+}
+
+/// A pool of workers over one inbox, for one or several dispatchers (one per provider) that
+/// store into it. Build it with [`Dispatcher::workers`], add the other dispatchers with
+/// [`route`](Self::route), and [`start`](Self::start) it.
+///
+/// Each claim takes up to as many due events as there are free slots
+/// ([`concurrency`](Self::concurrency)); each event runs on its own task.
+pub struct Workers {
+    inbox: Arc<dyn Inbox>,
+    routes: HashMap<&'static str, Arc<dyn Route>>,
+    concurrency: usize,
+    poll: Duration,
+    lease_margin: Duration,
+}
+
+impl fmt::Debug for Workers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Workers")
+            .field("providers", &self.routes.keys().collect::<Vec<_>>())
+            .field("concurrency", &self.concurrency)
+            .field("poll", &self.poll)
+            .field("lease_margin", &self.lease_margin)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Workers {
+    pub(crate) fn new(inbox: Arc<dyn Inbox>) -> Self {
+        Self {
+            inbox,
+            routes: HashMap::new(),
+            concurrency: DEFAULT_CONCURRENCY,
+            poll: DEFAULT_POLL_INTERVAL,
+            lease_margin: DEFAULT_LEASE_MARGIN,
+        }
+    }
+
+    pub(crate) fn with_route(mut self, route: Arc<dyn Route>) -> Self {
+        self.routes.insert(route.provider(), route);
+        self
+    }
+
+    /// Also runs `dispatcher`'s handlers for its provider's events (it must store into the
+    /// same inbox). A second dispatcher of the same provider replaces the first.
+    pub fn route<P, S>(self, dispatcher: &Dispatcher<P, S>) -> Self
+    where
+        P: Provider,
+        S: Clone + Send + Sync + 'static,
+    {
+        self.with_route(Arc::new(dispatcher.clone()))
+    }
+
+    /// How many events run at once (default 8, at least 1).
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Fallback poll interval when no notification arrives (default 1 s).
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// Added to the handler timeout to make a claim's lease (default 10 s).
+    pub fn lease_margin(mut self, margin: Duration) -> Self {
+        self.lease_margin = margin;
+        self
+    }
+
+    /// Starts the pool on the current tokio runtime.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime.
+    pub fn start(self) -> WorkersHandle {
+        let (stop, stopped) = watch::channel(None);
+        let task = tokio::spawn(self.run(stopped));
+        WorkersHandle { stop, task }
+    }
+
+    async fn run(self, mut stop: watch::Receiver<Option<Duration>>) {
+        let providers: Vec<&'static str> = self.routes.keys().copied().collect();
+        let lease = self
+            .routes
+            .values()
+            .map(|r| r.attempt_limit())
+            .max()
+            .unwrap_or_default()
+            + self.lease_margin;
+        // Done events are kept for the longest dedup TTL of the routes, then purged.
+        let keep_done = self
+            .routes
+            .values()
+            .map(|r| r.dedup_ttl())
+            .max()
+            .unwrap_or_default();
+        let mut last_purge: Option<std::time::Instant> = None;
+        let slots = Arc::new(Semaphore::new(self.concurrency));
+        let mut tasks = JoinSet::new();
+        let notify = self.inbox.notifier();
+        tracing::debug!(
+            ?providers,
+            concurrency = self.concurrency,
+            "inbox workers started"
+        );
+        let deadline = loop {
+            if let Some(deadline) = *stop.borrow() {
+                break deadline;
+            }
+            while tasks.try_join_next().is_some() {}
+            if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
+                last_purge = Some(std::time::Instant::now());
+                let before = SystemTime::now()
+                    .checked_sub(keep_done)
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                match self.inbox.purge_done(before).await {
+                    Ok(0) => {}
+                    Ok(purged) => {
+                        tracing::debug!(purged, "done events past their dedup TTL purged")
+                    }
+                    Err(error) => tracing::warn!(%error, "purging done events failed"),
+                }
+            }
+            let notified = notify.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    permit = slots.acquire() => drop(permit),
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            let now = SystemTime::now();
+            let wait = match self.inbox.claim(&providers, free, lease, now).await {
+                Ok(claimed) if !claimed.events.is_empty() => {
+                    for stored in claimed.events {
+                        let Some(route) = self.routes.get(&*stored.event.provider).cloned() else {
+                            continue;
+                        };
+                        let permit = slots
+                            .clone()
+                            .try_acquire_owned()
+                            .expect("claimed no more than the free slots");
+                        let inbox = self.inbox.clone();
+                        tasks.spawn(async move {
+                            run_one(&*inbox, &*route, stored).await;
+                            drop(permit);
+                        });
+                    }
+                    continue;
+                }
+                Ok(claimed) => match claimed.next_due {
+                    Some(due) => due.duration_since(now).unwrap_or_default().min(self.poll),
+                    None => self.poll,
+                },
+                Err(error) => {
+                    tracing::error!(%error, "inbox claim failed; retrying after the poll interval");
+                    self.poll
+                }
+            };
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(wait) => {}
+                _ = stop.changed() => {}
+            }
+        };
+        let running = tasks.len();
+        if running > 0 {
+            tracing::info!(running, ?deadline, "inbox workers draining");
+        }
+        let drained = tokio::time::timeout(deadline, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                left = tasks.len(),
+                "inbox workers stopped before their events finished; their leases will expire \
+                 and the events be claimed again"
+            );
+            tasks.shutdown().await;
+        }
+    }
+}
+
+/// A running [`Workers`] pool.
+#[derive(Debug)]
+pub struct WorkersHandle {
+    stop: watch::Sender<Option<Duration>>,
+    task: JoinHandle<()>,
+}
+
+impl WorkersHandle {
+    /// Stops claiming, waits up to `deadline` for the events in flight, then stops them (their
+    /// leases expire and another worker takes them over).
+    pub async fn shutdown(self, deadline: Duration) {
+        let _ = self.stop.send(Some(deadline));
+        let _ = self.task.await;
+    }
+
+    /// Stops at once, as a crashed process would: events in flight are left running with
+    /// their lease, to be taken over when it expires.
+    pub fn abort(self) {
+        self.task.abort();
+    }
+}
+
+/// One attempt of one claimed event, in its span, settled in the inbox.
+async fn run_one(inbox: &dyn Inbox, route: &dyn Route, stored: StoredEvent) {
+    let span = tracing::info_span!(
+        "inbox_attempt",
+        provider = route.provider(),
+        event = %stored.event.event,
+        key = %stored.event.key,
+        id = stored.id,
+        attempt = stored.attempts,
+        outcome = Empty,
+    );
+    async move {
+        let claim = stored.claim_token();
+        let attempts = stored.attempts;
+        let outcome = route.run(stored).await;
+        let (permanent, error) = match outcome {
+            Attempt::Handled => {
+                tracing::Span::current().record("outcome", "done");
+                complete(inbox, claim).await;
+                return;
+            }
+            Attempt::Failed { permanent, error } => (permanent, error),
+            Attempt::Panicked => (false, "handler panicked".to_owned()),
+            Attempt::TimedOut => (false, "handler timed out".to_owned()),
+        };
+        let now = SystemTime::now();
+        let delay = if permanent {
+            None
+        } else {
+            route.retry().delay(attempts)
+        };
+        let retry_at = delay.map(|d| now + d);
+        let settled = settle(inbox, claim, &error, retry_at).await;
+        match delay {
+            Some(delay) => {
+                tracing::Span::current().record("outcome", "retry");
+                tracing::warn!(%error, ?delay, "attempt failed; retrying later");
+            }
+            None => {
+                tracing::Span::current().record("outcome", "dead");
+                tracing::error!(%error, permanent, "event dead; kept for a manual retry");
+            }
+        }
+        if !settled {
+            tracing::warn!("claim lost before the failure was recorded; another worker has it");
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+/// Marks the event done; a failing database is retried (bounded) so that a success is not
+/// left to the lease (which would run the handler again).
+async fn complete(inbox: &dyn Inbox, claim: ClaimToken) {
+    let mut pause = Duration::from_millis(50);
+    for _ in 0..10 {
+        match inbox.complete(claim, SystemTime::now()).await {
+            Ok(true) => return,
+            Ok(false) => {
+                tracing::warn!("lease expired before the event was marked done; it may run again");
+                return;
+            }
+            Err(error) => {
+                tracing::error!(%error, "marking the event done failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    tracing::error!("could not mark the event done; it will run again after its lease");
+}
+
+async fn settle(
+    inbox: &dyn Inbox,
+    claim: ClaimToken,
+    error: &str,
+    retry_at: Option<SystemTime>,
+) -> bool {
+    let mut pause = Duration::from_millis(50);
+    for _ in 0..10 {
+        match inbox.fail(claim, error, retry_at, SystemTime::now()).await {
+            Ok(settled) => return settled,
+            Err(db) => {
+                tracing::error!(error = %db, "recording the failed attempt failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+    false
+}
+
+/// The [`Delivery`](crate::Delivery) handlers see, rebuilt from a stored event.
+pub(crate) fn delivery(provider: &'static str, stored: StoredEvent) -> crate::Delivery {
+    let event = stored.event;
+    crate::Delivery {
+        provider,
+        // Stored from a valid tenant id, so it converts back.
+        tenant: event
+            .tenant
+            .and_then(|tenant| crate::keyring::Tenant::new(tenant).ok()),
+        event: event.event.into(),
+        key: event.key.into(),
+        key_from_body_hash: event.key_is_body_hash,
+        received_at: event.received_at,
+        attempt: event.sender_attempt,
+        delivery_id: event.delivery_id,
+        headers: event.headers,
+        raw: event.raw,
+    }
+}
