@@ -22,7 +22,6 @@ mod catalogue;
 mod error;
 // The inbox's admin commands need `hookgate::inbox` (branch `inbox`): off until it is merged;
 // then this cfg becomes the cargo feature `inbox` (see Cargo.toml).
-#[cfg(hookgate_inbox)]
 mod inbox;
 mod provider;
 mod secret;
@@ -116,8 +115,7 @@ enum Command {
     /// Zernio's webhook API: create, update, list, test, logs, redeliver.
     Zernio(api::ZernioArgs),
     /// The durable inbox (SQLite file or PostgreSQL): list, show, retry, purge, stats.
-    #[cfg(hookgate_inbox)]
-    Inbox(inbox::InboxArgs),
+        Inbox(inbox::InboxArgs),
 }
 
 #[derive(clap::Args)]
@@ -236,8 +234,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Ayrshare(args) => api::ayrshare(args).await,
         Command::Zernio(args) => api::zernio(args).await,
-        #[cfg(hookgate_inbox)]
-        Command::Inbox(args) => inbox::inbox(args).await,
+                Command::Inbox(args) => inbox::inbox(args).await,
     }
 }
 

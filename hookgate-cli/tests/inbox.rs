@@ -1,6 +1,5 @@
 //! `hookgate inbox …` against a SQLite inbox that a receiver (the library's dispatcher with
 //! workers, on 127.0.0.1) fills: a dead event is listed, shown, retried and then handled.
-#![cfg(hookgate_inbox)]
 
 mod support;
 
