@@ -34,7 +34,8 @@
 //!   10 s.
 //!
 //! Routes: `POST /webhooks/zernio`, `POST /webhooks/ayrshare`, `POST /webhooks/standard`,
-//! `GET /healthz`. Every delivery that reaches a handler prints one JSON line on stdout:
+//! `GET /healthz`, and `GET /metrics` (Prometheus text) when built with feature `metrics`.
+//! Every delivery that reaches a handler prints one JSON line on stdout:
 //! `{"provider":"zernio","event":"post.published","key":"<dedup key>","typed":true}`; `typed`
 //! is false when the event took the unknown path. The line is printed once each time a handler
 //! succeeds (with forwarding: after the forward got a 2xx), never for a failed attempt. Logs go
@@ -395,6 +396,20 @@ fn router(settings: &Settings, app: App, pool: &mut inbox::Pool) -> Router {
     router
 }
 
+/// With feature `metrics`: a Prometheus recorder, and `GET /metrics` serving its text.
+#[cfg(feature = "metrics")]
+fn with_metrics(router: Router) -> Router {
+    let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .unwrap_or_else(|e| fail(format_args!("cannot install the metrics recorder: {e}")));
+    router.route("/metrics", get(move || std::future::ready(handle.render())))
+}
+
+#[cfg(not(feature = "metrics"))]
+fn with_metrics(router: Router) -> Router {
+    router
+}
+
 /// Serves `app` over HTTP/1.1 until `shutdown` completes, then lets open connections finish
 /// (for at most [`SHUTDOWN_GRACE`]). Each connection must send its request headers within
 /// `header_read_timeout`, or hyper closes it.
@@ -474,7 +489,7 @@ async fn main() {
         forward: forwarder(handler_timeout),
     };
     let mut pool = inbox::Pool::default();
-    let app = router(&settings, handlers, &mut pool);
+    let app = with_metrics(router(&settings, handlers, &mut pool));
 
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr)

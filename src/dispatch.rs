@@ -396,7 +396,9 @@ impl<P: Provider, S: Clone> Router<P, S> {
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
         let (unknown, delivery, state) = match route {
             Some(handler) => match handler(delivery, self.state.clone()) {
-                Ok(future) => return finish(future.await, P::NAME, &event, &key),
+                Ok(future) => {
+                    return finish(timed::<P, _>(future, &event).await, P::NAME, &event, &key);
+                }
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
                     tracing::warn!(
@@ -426,7 +428,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
         };
         match &self.fallback {
             Some(fallback) => finish(
-                fallback(unknown, delivery, state).await,
+                timed::<P, _>(fallback(unknown, delivery, state), &event).await,
                 P::NAME,
                 &event,
                 &key,
@@ -443,6 +445,23 @@ impl<P: Provider, S: Clone> Router<P, S> {
             }
         }
     }
+}
+
+/// Runs a handler's future, recording its duration when metrics are on (no clock read when
+/// they are off).
+async fn timed<P: Provider, F>(future: F, event: &str) -> Result<(), BoxError>
+where
+    F: std::future::Future<Output = Result<(), BoxError>>,
+{
+    if !crate::metrics::ENABLED {
+        return future.await;
+    }
+    let started = std::time::Instant::now();
+    let result = future.await;
+    let outcome = if result.is_ok() { "ok" } else { "error" };
+    let label = crate::metrics::event_label::<P::Event>(event);
+    crate::metrics::handler_duration(P::NAME, label, outcome, started.elapsed());
+    result
 }
 
 /// A handler's result as the pipeline's answer; an error is logged with the delivery's context
@@ -528,6 +547,10 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
             async move { router.dispatch(delivery).await },
             timeout,
         ))
+    }
+
+    fn event_label(&self, name: &str) -> &'static str {
+        crate::metrics::event_label::<P::Event>(name)
     }
 }
 

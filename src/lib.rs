@@ -21,6 +21,7 @@ mod future;
 pub mod inbox;
 pub mod keyring;
 mod layer;
+pub mod metrics;
 mod pipeline;
 pub mod provider;
 pub mod rejection;

@@ -247,7 +247,10 @@ where
     // The handler's panics are caught around the handler (its key is released at once); this
     // catches the rest: a `Provider` or `DedupStore` implementation that panicked. Dropping
     // the pipeline's state releases a claimed key in the background.
-    let result = match AssertUnwindSafe(pipeline(&*provider, &config, request, next))
+    let _in_flight = crate::metrics::InFlight::new(P::NAME);
+    // The `event` label, set once the envelope is read (metrics only).
+    let mut label = None;
+    let result = match AssertUnwindSafe(pipeline(&*provider, &config, request, next, &mut label))
         .catch_unwind()
         .await
     {
@@ -268,12 +271,19 @@ where
         Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
         Ok(Outcome::Ack(Ack::Handled)) => "handled",
         Ok(Outcome::Ack(Ack::Accepted)) => "accepted",
-        Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
-        Ok(Outcome::Inner(_)) => "handler_refused",
+        Ok(Outcome::Inner(response)) => match response.extensions().get::<OutcomeCode>() {
+            Some(OutcomeCode(code)) => code,
+            None if response.status().is_success() => "handled",
+            None => "handler_refused",
+        },
         Err(_) => "inner_error",
     };
     tracing::Span::current().record("outcome", outcome);
     tracing::debug!(outcome, "delivery done");
+    crate::metrics::delivery(P::NAME, label.unwrap_or("_none"), outcome);
+    if let Ok(Outcome::Rejected(Rejection::Signature(error))) = &result {
+        crate::metrics::verification_failure(P::NAME, error.code());
+    }
     result.map(Outcome::into_response)
 }
 
@@ -341,6 +351,7 @@ async fn pipeline<P, B, F, Fut, RB, E>(
     config: &Config,
     request: Request<B>,
     next: F,
+    label: &mut Option<&'static str>,
 ) -> Result<Outcome<RB>, E>
 where
     P: Provider,
@@ -462,6 +473,9 @@ where
         None => (const_hex::encode(Sha256::digest(&raw)).into(), true),
     };
     let event: Arc<str> = envelope.name.into();
+    if crate::metrics::ENABLED {
+        *label = Some(crate::metrics::event_label::<P::Event>(&event));
+    }
     let dedup_key = DedupKey::from_parts(
         P::NAME,
         &KeyParts {
@@ -529,6 +543,7 @@ where
         }
         Err(error) => {
             tracing::error!(provider = P::NAME, %error, "dedup claim failed");
+            crate::metrics::dedup_error(P::NAME, "claim");
             return Ok(context.refuse(Rejection::StoreUnavailable));
         }
     };
@@ -966,6 +981,7 @@ impl LeaseGuard {
                     self.retry(lease).spawn(Pending::Reclaim(ttl));
                 }
                 Err(error) => {
+                    crate::metrics::dedup_error(provider, "commit");
                     tracing::warn!(
                         provider,
                         key,
@@ -982,6 +998,7 @@ impl LeaseGuard {
         if let Some(lease) = self.lease.take()
             && let Err(error) = self.store.release(&self.key, lease).await
         {
+            crate::metrics::dedup_error(self.context.provider, "release");
             tracing::warn!(
                 provider = self.context.provider,
                 key = self.context.key.as_deref(),
@@ -1024,11 +1041,21 @@ impl Drop for LeaseGuard {
 
 /// Turns a handler's outcome into the next stage's response (used by the dispatcher).
 pub(crate) fn respond(result: Result<Ack, Rejection>) -> Response<Full<Bytes>> {
-    match result {
-        Ok(ack) => ack.into_response(),
-        Err(rejection) => rejection.into_response(),
-    }
+    let (mut response, code) = match result {
+        Ok(ack) => (ack.into_response(), OutcomeCode(ack.code())),
+        Err(rejection) => {
+            let code = OutcomeCode(rejection.code());
+            (rejection.into_response(), code)
+        }
+    };
+    response.extensions_mut().insert(code);
+    response
 }
+
+/// What the dispatcher's own answer was (`handled`, `ignored`, `handler_error`, ...), carried
+/// on its response so that the delivery's span and metrics name it precisely.
+#[derive(Clone, Copy)]
+pub(crate) struct OutcomeCode(pub(crate) &'static str);
 
 #[cfg(test)]
 mod lease_guard_tests {

@@ -214,6 +214,16 @@ pub(crate) enum Ack {
 }
 
 impl Ack {
+    /// The outcome's name, as in the body's `status`.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::Handled => "handled",
+            Self::Duplicate => "duplicate",
+            Self::Ignored => "ignored",
+            Self::Accepted => "accepted",
+        }
+    }
+
     pub(crate) fn into_response(self) -> Response<Full<Bytes>> {
         let body: &'static [u8] = match self {
             Self::Handled => br#"{"status":"handled"}"#,

@@ -115,7 +115,7 @@ enum Command {
     /// Zernio's webhook API: create, update, list, test, logs, redeliver.
     Zernio(api::ZernioArgs),
     /// The durable inbox (SQLite file or PostgreSQL): list, show, retry, purge, stats.
-        Inbox(inbox::InboxArgs),
+    Inbox(inbox::InboxArgs),
 }
 
 #[derive(clap::Args)]
@@ -234,7 +234,7 @@ async fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Ayrshare(args) => api::ayrshare(args).await,
         Command::Zernio(args) => api::zernio(args).await,
-                Command::Inbox(args) => inbox::inbox(args).await,
+        Command::Inbox(args) => inbox::inbox(args).await,
     }
 }
 

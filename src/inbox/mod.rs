@@ -463,6 +463,7 @@ pub(crate) async fn accept(
             Ok(Ack::Duplicate)
         }
         Err(InboxError::Full { pending }) => {
+            crate::metrics::inbox_error("full");
             tracing::error!(
                 provider = &*event.provider,
                 pending,
@@ -471,6 +472,7 @@ pub(crate) async fn accept(
             Err(Rejection::InboxFull)
         }
         Err(error) => {
+            crate::metrics::inbox_error("insert");
             tracing::error!(provider = &*event.provider, %error, "inbox insert failed");
             Err(Rejection::InboxUnavailable)
         }

@@ -26,6 +26,8 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a pool purges done events past their dedup TTL.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
+/// How often the workers sample the inbox's depth for metrics (feature `metrics`).
+const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
 /// Default lease margin: a claim lasts the handler timeout plus this, so a dead worker's events
 /// are taken over within the handler timeout plus 10 s.
@@ -49,6 +51,8 @@ pub(crate) trait Route: Send + Sync + 'static {
     /// How long a done event is kept (its dedup memory): the dispatcher's dedup TTL.
     fn dedup_ttl(&self) -> Duration;
     fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt>;
+    /// The metrics `event` label of `name` (a catalogue name, or `_other`).
+    fn event_label(&self, name: &str) -> &'static str;
 }
 
 tokio::task_local! {
@@ -190,6 +194,7 @@ impl Workers {
             .max()
             .unwrap_or_default();
         let mut last_purge: Option<std::time::Instant> = None;
+        let mut last_sample: Option<std::time::Instant> = None;
         let slots = Arc::new(Semaphore::new(self.concurrency));
         let mut tasks = JoinSet::new();
         let notify = self.inbox.notifier();
@@ -203,6 +208,16 @@ impl Workers {
                 break deadline;
             }
             while tasks.try_join_next().is_some() {}
+            if crate::metrics::ENABLED && last_sample.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY)
+            {
+                last_sample = Some(std::time::Instant::now());
+                match self.inbox.counts().await {
+                    Ok(counts) => {
+                        crate::metrics::inbox_depth(counts.pending, counts.running, counts.dead)
+                    }
+                    Err(_) => crate::metrics::inbox_error("counts"),
+                }
+            }
             if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
                 last_purge = Some(std::time::Instant::now());
                 let before = SystemTime::now()
@@ -252,6 +267,7 @@ impl Workers {
                 },
                 Err(error) => {
                     tracing::error!(%error, "inbox claim failed; retrying after the poll interval");
+                    crate::metrics::inbox_error("claim");
                     self.poll
                 }
             };
@@ -316,10 +332,16 @@ async fn run_one(inbox: &dyn Inbox, route: &dyn Route, stored: StoredEvent) {
     async move {
         let claim = stored.claim_token();
         let attempts = stored.attempts;
+        let label = if crate::metrics::ENABLED {
+            route.event_label(&stored.event.event)
+        } else {
+            "_none"
+        };
         let outcome = route.run(stored).await;
         let (permanent, error) = match outcome {
             Attempt::Handled => {
                 tracing::Span::current().record("outcome", "done");
+                crate::metrics::inbox_attempt(route.provider(), label, "done");
                 complete(inbox, claim).await;
                 return;
             }
@@ -338,10 +360,12 @@ async fn run_one(inbox: &dyn Inbox, route: &dyn Route, stored: StoredEvent) {
         match delay {
             Some(delay) => {
                 tracing::Span::current().record("outcome", "retry");
+                crate::metrics::inbox_attempt(route.provider(), label, "retry");
                 tracing::warn!(%error, ?delay, "attempt failed; retrying later");
             }
             None => {
                 tracing::Span::current().record("outcome", "dead");
+                crate::metrics::inbox_attempt(route.provider(), label, "dead");
                 tracing::error!(%error, permanent, "event dead; kept for a manual retry");
             }
         }
