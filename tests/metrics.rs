@@ -144,7 +144,7 @@ fn each_outcome_is_counted_with_bounded_labels() {
         1
     );
     // No label ever carries a key, an id or a sender-chosen name.
-    for ((_, labels), _) in &seen {
+    for (_, labels) in seen.keys() {
         for (_, value) in labels {
             assert!(
                 !["evt_good", "fails", "forged", "novel", "brand.new.event"]
