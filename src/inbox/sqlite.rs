@@ -241,59 +241,6 @@ async fn write_batch(
         }
     };
     let mut outcomes = Vec::with_capacity(batch.len());
-    if count + batch.len() as u64 <= max {
-        // Every delivery fits under the bound: a few multi-row statements instead of one per
-        // delivery (each statement is a round trip to sqlx's SQLite thread). A dedup key that
-        // appears twice in the batch goes into the insert once; the later copies are duplicates.
-        let mut firsts = std::collections::HashSet::with_capacity(batch.len());
-        let unique: Vec<&NewEvent> = batch
-            .iter()
-            .map(|w| &w.event)
-            .filter(|e| firsts.insert(e.dedup.as_str()))
-            .collect();
-        let mut stored = std::collections::HashSet::with_capacity(unique.len());
-        let mut rest = &unique[..];
-        while !rest.is_empty() {
-            // Power-of-two chunks: at most nine distinct statements, all kept prepared.
-            let n = 1 << rest.len().ilog2();
-            let (chunk, tail) = rest.split_at(n);
-            rest = tail;
-            let sql = insert_sql(n);
-            let mut query = sqlx::query_scalar::<_, String>(&sql);
-            for event in chunk {
-                query = query
-                    .bind(&event.dedup)
-                    .bind(&*event.provider)
-                    .bind(&event.tenant)
-                    .bind(&event.key)
-                    .bind(event.key_is_body_hash)
-                    .bind(&event.event)
-                    .bind(to_millis(event.received_at))
-                    .bind(event.sender_attempt.map(i64::from))
-                    .bind(&event.delivery_id)
-                    .bind(encode_headers(&event.headers))
-                    .bind(&event.raw[..])
-                    .bind(now)
-                    .bind(now);
-            }
-            stored.extend(query.fetch_all(&mut *tx).await?);
-        }
-        for Write { event, .. } in batch {
-            // `remove`: only the batch's first delivery with this key is the new one.
-            if stored.remove(&event.dedup) {
-                count += 1;
-                outcomes.push(Ok(Inserted::New));
-            } else {
-                outcomes.push(Ok(Inserted::Duplicate));
-            }
-        }
-        tx.commit().await?;
-        if let Some((cached, _)) = pending {
-            *cached = count;
-        }
-        return Ok(outcomes);
-    }
-    let mut outcomes = Vec::with_capacity(batch.len());
     for Write { event, .. } in batch {
         if count >= max {
             let there: Option<i64> =
@@ -342,24 +289,6 @@ async fn write_batch(
         *cached = count;
     }
     Ok(outcomes)
-}
-
-/// One `INSERT` of `rows` deliveries, each stored unless its dedup key is there already,
-/// returning the dedup keys of the rows it stored.
-fn insert_sql(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, event, \
-         received_at, sender_attempt, delivery_id, headers, body, state, attempts, next_at, \
-         updated_at) VALUES ",
-    );
-    for i in 0..rows {
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?)");
-    }
-    sql.push_str(" ON CONFLICT (dedup) DO NOTHING RETURNING dedup");
-    sql
 }
 
 async fn migrate(pool: &SqlitePool) -> Result<(), InboxError> {
