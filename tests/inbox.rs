@@ -590,3 +590,30 @@ async fn concurrent_deliveries_share_commits_and_the_bound_holds() {
     }
     assert_eq!(inbox.counts().await.unwrap().pending, 10);
 }
+
+#[tokio::test]
+async fn duplicates_within_one_batch_are_answered_200_and_stored_once() {
+    let inbox = SqliteInbox::open(temp_db("batch-dups")).await.unwrap();
+    let test = Test::new();
+    let service = dispatcher(inbox.clone(), RetrySchedule::default(), &test).await;
+    let mut tasks = tokio::task::JoinSet::new();
+    // 40 distinct keys, each sent three times at once: the writer takes them in a few batches,
+    // most holding two or three copies of a key, all under the bound.
+    for i in 0..120 {
+        let service = service.clone();
+        tasks.spawn(async move { (i % 40, post(&service, &format!("b_{}", i % 40)).await.0) });
+    }
+    let mut by_key: HashMap<i32, Vec<u16>> = HashMap::new();
+    while let Some(result) = tasks.join_next().await {
+        let (key, status) = result.unwrap();
+        by_key.entry(key).or_default().push(status);
+    }
+    assert_eq!(by_key.len(), 40);
+    for statuses in by_key.values() {
+        let mut statuses = statuses.clone();
+        statuses.sort();
+        assert_eq!(statuses, [200, 200, 202]);
+    }
+    let counts = inbox.counts().await.unwrap();
+    assert_eq!(counts.pending + counts.running + counts.done, 40);
+}
