@@ -46,6 +46,28 @@ macro_rules! stored_from_row {
 }
 pub(super) use stored_from_row;
 
+/// Counts events per state; its rows are `(state, n)`.
+pub(super) const COUNT_BY_STATE: &str =
+    "SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state";
+
+/// [`Counts`](super::Counts) from the `(state, n)` rows of [`COUNT_BY_STATE`].
+pub(super) fn counts(
+    rows: impl IntoIterator<Item = Result<(i64, i64), sqlx::Error>>,
+) -> Result<super::Counts, super::InboxError> {
+    let mut counts = super::Counts::default();
+    for row in rows {
+        let (state, n) = row.map_err(unavailable)?;
+        let slot = match super::State::from_code(state)? {
+            super::State::Pending => &mut counts.pending,
+            super::State::Running => &mut counts.running,
+            super::State::Done => &mut counts.done,
+            super::State::Dead => &mut counts.dead,
+        };
+        *slot = u64::try_from(n).unwrap_or(0);
+    }
+    Ok(counts)
+}
+
 /// A database error as the inbox's.
 pub(super) fn unavailable(error: sqlx::Error) -> super::InboxError {
     super::InboxError::Unavailable(Box::new(error))

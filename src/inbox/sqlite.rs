@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{
     ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted, MAX_PAGE,
     NewEvent, State, StoredEvent, encode_headers,
-    sql::{COLUMNS, placeholders, stored_from_row, token, unavailable},
+    sql::{self, COLUMNS, placeholders, stored_from_row, token, unavailable},
     to_millis,
 };
 use crate::future::BoxFuture;
@@ -535,24 +535,14 @@ impl Inbox for SqliteInbox {
 
     fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>> {
         Box::pin(async move {
-            let rows =
-                sqlx::query("SELECT state, COUNT(*) AS n FROM hookgate_inbox GROUP BY state")
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(unavailable)?;
-            let mut counts = Counts::default();
-            for row in rows {
-                let state: i64 = row.try_get("state").map_err(unavailable)?;
-                let n: i64 = row.try_get("n").map_err(unavailable)?;
-                let slot = match State::from_code(state)? {
-                    State::Pending => &mut counts.pending,
-                    State::Running => &mut counts.running,
-                    State::Done => &mut counts.done,
-                    State::Dead => &mut counts.dead,
-                };
-                *slot = n as u64;
-            }
-            Ok(counts)
+            let rows = sqlx::query(sql::COUNT_BY_STATE)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            sql::counts(
+                rows.iter()
+                    .map(|row| Ok((row.try_get("state")?, row.try_get("n")?))),
+            )
         })
     }
 
