@@ -454,7 +454,10 @@ fn child_server() {
                         .create(true)
                         .open(&out)
                         .unwrap();
-                    writeln!(file, "{}", delivery.key()).unwrap();
+                    // One write per line: `writeln!` writes the key and the newline
+                    // separately, and a SIGKILL between the two glues two keys together.
+                    file.write_all(format!("{}\n", delivery.key()).as_bytes())
+                        .unwrap();
                 }
             })
             .build()
