@@ -1556,11 +1556,14 @@ mod tests {
     #[test]
     fn word_wise_comparison_sees_every_byte() {
         let a = [7u8; 32];
-        assert!(bool::from(tags_equal(&a, &a)));
+        let tag = |bytes: &[u8]| Tag::from_slice(bytes).unwrap();
+        assert!(bool::from(tags_equal(&a, &tag(&a))));
+        // A shorter tag equal on its length never matches.
+        assert!(!bool::from(tags_equal(&a, &tag(&a[..20]))));
         for i in 0..32 {
             let mut b = a;
             b[i] ^= 0x80;
-            assert!(!bool::from(tags_equal(&a, &b)), "byte {i}");
+            assert!(!bool::from(tags_equal(&a, &tag(&b))), "byte {i}");
         }
     }
 

@@ -202,7 +202,7 @@ fn five_minutes() -> u64 {
 ///     "prefix": "sha256=",
 ///     "event": {"header": "X-GitHub-Event"}
 /// }"#)?;
-/// let github = hookgate::generic::Generic::from_config(config)?.secrets(["It's a Secret to Everybody"])?;
+/// let github = hookgate::generic::Generic::from_config(config).secrets(["It's a Secret to Everybody"])?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
