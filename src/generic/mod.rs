@@ -805,7 +805,7 @@ impl<S: Sender> Generic<S> {
             }
             None => None,
         };
-        if scheme.id_header != ""
+        if !scheme.id_header.is_empty()
             && let Err(SignatureError::Ambiguous(name)) =
                 crate::provider::single_header(headers, scheme.id_header)
         {
