@@ -12,7 +12,7 @@ cd "$(dirname "$0")"
 RUNS="${RUNS:-10000000}"
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(signature_headers envelope decode pipeline)
+  TARGETS=(signature_headers envelope decode pipeline generic)
 fi
 
 seed() { # seed TARGET: one file per fixture, in the target's input format

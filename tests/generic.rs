@@ -240,6 +240,223 @@ async fn typed_events_by_name_and_the_unsigned_id_rule() {
     assert_eq!(seen.recv().await.as_deref(), Some("evt_1"));
 }
 
+#[tokio::test]
+async fn a_challenge_is_answered_once_verified() {
+    // Zoom-like: `{"event":"endpoint.url_validation","payload":{"plainToken":..}}` answered
+    // with the token and its HMAC under the secret.
+    let generic = || {
+        Generic::builder()
+            .header("x-zm-signature")
+            .prefix("v0=")
+            .signed("v0:{timestamp}:{body}")
+            .timestamp_header(
+                "x-zm-request-timestamp",
+                Unit::Seconds,
+                Duration::from_secs(300),
+            )
+            .event_json("event")
+            .challenge(|challenge| {
+                let body: serde_json::Value = serde_json::from_slice(challenge.body).ok()?;
+                if body["event"] != "endpoint.url_validation" {
+                    return None;
+                }
+                let token = body["payload"]["plainToken"].as_str()?;
+                let encrypted = challenge.sign(&[token.as_bytes()])?.to_hex();
+                let answer = serde_json::json!({"plainToken": token, "encryptedToken": encrypted});
+                Some(Response::new(Bytes::from(answer.to_string())))
+            })
+            .secrets(["zoom-secret"])
+            .unwrap()
+    };
+    let keyring = Keyring::new(["zoom-secret"]).unwrap();
+    let body =
+        r#"{"event":"endpoint.url_validation","payload":{"plainToken":"qgg8vlvZRS6UYooatFL8Aw"}}"#;
+    let request = sign_generic(&generic(), Signer::Keyring(&keyring), "/", body, at(NOW)).unwrap();
+    let service = Webhooks::new(generic())
+        .clock(|| at(NOW))
+        .on_any(|_: hookgate::generic::Event| async {
+            Err::<(), _>("a challenge is not dispatched")
+        })
+        .build()
+        .unwrap();
+    let response = service.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: serde_json::Value = serde_json::from_slice(
+        &http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes(),
+    )
+    .unwrap();
+    let expected = keyring.sign(b"", b"qgg8vlvZRS6UYooatFL8Aw").to_hex();
+    assert_eq!(answer["encryptedToken"], expected.as_str());
+    // Unsigned, the same challenge is refused: the hook never sees it.
+    let request = Request::post("/")
+        .body(Full::new(Bytes::from(body)))
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(
+        Outcome::from_response(response).await,
+        refused("missing_signature")
+    );
+}
+
+#[tokio::test]
+async fn derived_content_twilio_like() {
+    use hookgate::provider::{SignatureError, SignedBody};
+    use std::sync::Arc;
+    // HMAC-SHA1 over the URL, then each form parameter's name and value, sorted by name.
+    let generic = || {
+        Generic::builder()
+            .algorithm(Algorithm::HmacSha1)
+            .header("X-Twilio-Signature")
+            .encoding(Encoding::Base64)
+            .signed("{url}{body}")
+            .public_url("https://example.com/twilio")
+            .event_fixed("message")
+            .derive(|_parts| {
+                Ok(SignedBody::Derived(Arc::new(
+                    |body: &[u8], feed: &mut dyn FnMut(&[u8])| {
+                        let mut pairs: Vec<(&[u8], &[u8])> = body
+                            .split(|b| *b == b'&')
+                            .filter(|p| !p.is_empty())
+                            .map(|p| match p.iter().position(|b| *b == b'=') {
+                                Some(at) => (&p[..at], &p[at + 1..]),
+                                None => (p, &b""[..]),
+                            })
+                            .collect();
+                        if pairs.len() > 1000 {
+                            return Err(SignatureError::Mismatch);
+                        }
+                        pairs.sort();
+                        for (name, value) in pairs {
+                            feed(name);
+                            feed(value);
+                        }
+                        Ok(())
+                    },
+                )))
+            })
+            .secrets(["twilio-token"])
+            .unwrap()
+    };
+    let keyring = Keyring::with_algorithm(Algorithm::HmacSha1, ["twilio-token"]).unwrap();
+    let body = "To=%2B1555&From=%2B1666&Body=hi";
+    let request = sign_generic(
+        &generic(),
+        Signer::Keyring(&keyring),
+        "/twilio",
+        body,
+        at(NOW),
+    );
+    let request = request.unwrap();
+    // What Twilio's documentation computes: URL + sorted names and values.
+    let expected = keyring
+        .try_sign(&[b"https://example.com/twilio", b"BodyhiFrom%2B1666To%2B1555"])
+        .unwrap()
+        .to_base64();
+    assert_eq!(request.headers()["x-twilio-signature"], expected.as_str());
+    assert_eq!(send(generic(), request, NOW).await, Outcome::Handled);
+    // Reordered parameters sign the same; another value does not.
+    let reordered = "Body=hi&To=%2B1555&From=%2B1666";
+    let (parts, _) = sign_generic(
+        &generic(),
+        Signer::Keyring(&keyring),
+        "/twilio",
+        body,
+        at(NOW),
+    )
+    .unwrap()
+    .into_parts();
+    let request = Request::from_parts(parts.clone(), Full::new(Bytes::from(reordered)));
+    assert_eq!(send(generic(), request, NOW).await, Outcome::Handled);
+    let request = Request::from_parts(
+        parts,
+        Full::new(Bytes::from("Body=ho&To=%2B1555&From=%2B1666")),
+    );
+    assert_eq!(
+        send(generic(), request, NOW).await,
+        refused("invalid_signature")
+    );
+}
+
+#[test]
+fn configurations_are_checked() {
+    use hookgate::generic::{Config, ConfigError};
+    let base = || Generic::builder().header("X-Sig");
+    assert!(base().secrets(["s"]).is_ok());
+    let errors = [
+        base().header("bad header").secrets(["s"]).unwrap_err(),
+        base()
+            .signed("{timestamp}{body}")
+            .secrets(["s"])
+            .unwrap_err(),
+        base()
+            .timestamp_header("X-Ts", Unit::Seconds, Duration::from_secs(1))
+            .secrets(["s"])
+            .unwrap_err(),
+        base().signed("{id}{body}").secrets(["s"]).unwrap_err(),
+        base()
+            .signed("{header:x-sig}{body}")
+            .secrets(["s"])
+            .unwrap_err(),
+        base().list(',', ',', "v1").secrets(["s"]).unwrap_err(),
+        base().list(',', '=', "v 1").secrets(["s"]).unwrap_err(),
+        base()
+            .separator(' ')
+            .prefix("a b")
+            .secrets(["s"])
+            .unwrap_err(),
+        base().separator('x').secrets(["s"]).unwrap_err(),
+        base().event_json("a..b").secrets(["s"]).unwrap_err(),
+        base()
+            .event_json("a")
+            .id_json("a.b")
+            .secrets(["s"])
+            .unwrap_err(),
+        base().secrets([" "]).unwrap_err(),
+        base()
+            .secret_format(SecretFormat::Base64)
+            .secrets(["%%"])
+            .unwrap_err(),
+        base()
+            .algorithm(Algorithm::HmacSha1)
+            .with_secrets(Keyring::new(["s"]).unwrap())
+            .unwrap_err(),
+    ];
+    assert!(matches!(errors[0], ConfigError::HeaderName(_)));
+    assert_eq!(errors[1], ConfigError::NoTimestamp);
+    assert_eq!(errors[2], ConfigError::UnsignedTimestamp);
+    assert_eq!(errors[3], ConfigError::NoIdHeader);
+    assert!(matches!(errors[4], ConfigError::Template(_)));
+    assert_eq!(errors[5], ConfigError::Separator);
+    assert!(matches!(errors[6], ConfigError::Token(_)));
+    assert!(matches!(errors[7], ConfigError::Token(_)));
+    assert_eq!(errors[8], ConfigError::Separator);
+    assert!(matches!(errors[9], ConfigError::JsonPath(_)));
+    assert_eq!(errors[10], ConfigError::OverlappingPaths);
+    assert!(matches!(errors[11], ConfigError::Keyring(_)));
+    assert!(
+        errors[12].to_string().contains("not base64"),
+        "{}",
+        errors[12]
+    );
+    assert_eq!(errors[13], ConfigError::AlgorithmMismatch);
+
+    // A config file: unknown fields refused, the rest defaulted.
+    let config: Config = serde_json::from_str(
+        r#"{"header":"X-Hub-Signature-256","prefix":"sha256=","event":{"header":"X-GitHub-Event"},
+            "id":{"header":"X-GitHub-Delivery"},"accept_unsigned_id":true,"algorithm":"hmac-sha256"}"#,
+    )
+    .unwrap();
+    assert_eq!(config.signed, "{body}");
+    assert!(Generic::from_config(config).secrets(["s"]).is_ok());
+    assert!(
+        serde_json::from_str::<Config>(r#"{"header":"x","event":{"json":"type"},"nope":1}"#)
+            .is_err()
+    );
+}
+
 mod property {
     use proptest::prelude::*;
 

@@ -23,6 +23,10 @@ pub const NAMES: &[&str] = &[
     "svix-signature",
     "content-length",
     "content-type",
+    // The generic fuzz target's scheme.
+    "x-signature",
+    "x-timestamp",
+    "host",
 ];
 
 /// One header as the fuzzer describes it.

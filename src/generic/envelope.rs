@@ -72,7 +72,13 @@ impl<'de: 'a, 'a> DeserializeSeed<'de> for Level<'_, '_, 'a> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_any(self)
+        if self.depth == 0 {
+            // The body is known to start with `{`: straight to the object.
+            deserializer.deserialize_map(self)
+        } else {
+            // A value on the path may be anything; only an object is walked into.
+            deserializer.deserialize_any(self)
+        }
     }
 }
 
@@ -84,7 +90,7 @@ impl<'de: 'a, 'a> Visitor<'de> for Level<'_, '_, 'a> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(key) = map.next_key_seed(Key)? {
             let mut matching = [false; 2];
             let mut leaf = false;
             for (i, matches) in matching.iter_mut().enumerate() {
@@ -143,6 +149,34 @@ impl<'de: 'a, 'a> Visitor<'de> for Level<'_, '_, 'a> {
     }
     fn visit_unit<E>(self) -> Result<(), E> {
         Ok(())
+    }
+}
+
+/// An object key, borrowed from the body unless it has escapes (serde's own `Cow<str>`
+/// always allocates).
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
     }
 }
 

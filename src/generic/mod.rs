@@ -274,9 +274,14 @@ pub enum ConfigError {
     /// The event name and the dedup key paths overlap (one is a prefix of the other).
     #[error("the event and id JSON paths overlap")]
     OverlappingPaths,
-    /// A separator is not one ASCII character.
-    #[error("separators are ASCII characters")]
+    /// A separator is not one of those allowed (entries and signatures: space `,` `;` `|`
+    /// `&`; key and value: `=` `:` `,`), or a list's two separators are the same.
+    #[error("separators: space , ; | & between entries, = : , between key and value, not the same")]
     Separator,
+    /// A prefix or a list key is not visible ASCII, holds a separator, or (a key) is empty;
+    /// or the two list keys are the same.
+    #[error("`{0}` is not usable as a prefix or list key")]
+    Token(String),
     /// The timestamp is in the list, and the list has no timestamp key (or there is no list).
     #[error("the timestamp is read from the list, which has no `timestamp_key`")]
     NoTimestampKey,
@@ -681,22 +686,46 @@ impl<S: Sender> Builder<S> {
     fn compile(self) -> Result<Scheme, ConfigError> {
         let config = self.config;
         let header = header_name(&config.header)?;
-        let ascii = |c: char| {
+        // Separators are chosen among characters that no hex or base64 signature, prefix or
+        // key holds, so that what a sender writes always parses back to the same pieces.
+        let among = |c: char, allowed: &[u8]| {
             u8::try_from(c)
                 .ok()
-                .filter(u8::is_ascii)
+                .filter(|b| allowed.contains(b))
                 .ok_or(ConfigError::Separator)
         };
         let list = match &config.list {
-            Some(list) => Some(List {
-                pair_separator: ascii(list.pair_separator)?,
-                kv_separator: ascii(list.kv_separator)?,
-                signature_key: list.signature_key.as_bytes().into(),
-                timestamp_key: list.timestamp_key.as_ref().map(|k| k.as_bytes().into()),
-            }),
+            Some(list) => {
+                let pair = among(list.pair_separator, PAIR_SEPARATORS)?;
+                let kv = among(list.kv_separator, KV_SEPARATORS)?;
+                if pair == kv {
+                    return Err(ConfigError::Separator);
+                }
+                token(&list.signature_key, &[pair, kv], false)?;
+                if let Some(key) = &list.timestamp_key {
+                    token(key, &[pair, kv], false)?;
+                    if *key == list.signature_key {
+                        return Err(ConfigError::Token(key.clone()));
+                    }
+                }
+                Some(List {
+                    pair_separator: pair,
+                    kv_separator: kv,
+                    signature_key: list.signature_key.as_bytes().into(),
+                    timestamp_key: list.timestamp_key.as_ref().map(|k| k.as_bytes().into()),
+                })
+            }
             None => None,
         };
-        let separator = config.separator.map(ascii).transpose()?;
+        let separator = match (config.separator, &list) {
+            (Some(c), None) => Some(among(c, PAIR_SEPARATORS)?),
+            _ => None,
+        };
+        let mut reserved: Vec<u8> = separator.into_iter().collect();
+        if let Some(list) = &list {
+            reserved.push(list.pair_separator);
+        }
+        token(&config.prefix, &reserved, true)?;
         let timestamp = match &config.timestamp {
             Some(ts) => Some(Timestamp {
                 at: match &ts.from {
@@ -718,6 +747,11 @@ impl<S: Sender> Builder<S> {
             None => None,
         };
         let template = Template::parse(&config.signed)?;
+        if template.uses(&Piece::Header(header)) {
+            return Err(ConfigError::Template(
+                "the template cannot sign the signature header",
+            ));
+        }
         if template.uses(&Piece::Timestamp) && timestamp.is_none() {
             return Err(ConfigError::NoTimestamp);
         }
@@ -777,6 +811,23 @@ impl<S: Sender> Builder<S> {
     }
 }
 
+/// Characters that may separate signatures or list entries.
+const PAIR_SEPARATORS: &[u8] = b" ,;|&";
+/// Characters that may separate a list entry's key from its value.
+const KV_SEPARATORS: &[u8] = b"=:,";
+
+/// Checks a prefix or a list key: visible ASCII, none of `reserved` (empty only if `may_be_empty`).
+fn token(text: &str, reserved: &[u8], may_be_empty: bool) -> Result<(), ConfigError> {
+    let visible = text
+        .bytes()
+        .all(|b| b.is_ascii_graphic() && !reserved.contains(&b));
+    if visible && (may_be_empty || !text.is_empty()) {
+        Ok(())
+    } else {
+        Err(ConfigError::Token(text.into()))
+    }
+}
+
 /// A lowercase, interned, valid header name.
 fn header_name(name: &str) -> Result<&'static str, ConfigError> {
     let lower = name.trim().to_ascii_lowercase();
@@ -818,11 +869,13 @@ impl<S: Sender> Generic<S> {
         {
             return Err(SignatureError::Ambiguous(name));
         }
-        let values = self.values(parts, timestamp);
-        let mut prefix = Prefix::new();
-        template::render(&scheme.template.before, &values, &mut prefix)?;
-        let mut suffix = Prefix::new();
-        template::render(&scheme.template.after, &values, &mut suffix)?;
+        let (mut prefix, mut suffix) = (Prefix::new(), Prefix::new());
+        let template = &scheme.template;
+        if !template.before.is_empty() || !template.after.is_empty() {
+            let values = self.values(parts, timestamp);
+            template::render(&template.before, &values, &mut prefix)?;
+            template::render(&template.after, &values, &mut suffix)?;
+        }
         let body = match &scheme.derive {
             Some(derive) => derive(parts)?,
             None => SignedBody::Raw,

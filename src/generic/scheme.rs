@@ -98,7 +98,13 @@ impl Location {
                 found.tags.push(tag);
             }
         };
-        for value in headers.get_all(self.header).iter().take(MAX_HEADER_VALUES) {
+        // One pass comparing names (as `scan_headers` does): cheaper, for the few headers of
+        // a request, than hashing the name to look it up.
+        let values = headers
+            .iter()
+            .filter(|(name, _)| name.as_str() == self.header)
+            .take(MAX_HEADER_VALUES);
+        for (_, value) in values {
             any = true;
             let value = value.as_bytes();
             match &self.list {
