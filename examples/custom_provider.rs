@@ -101,6 +101,7 @@ impl Provider for Acme {
         Ok(Signed {
             prefix,
             tags: Tags::from(tag),
+            ..Signed::default()
         })
     }
 

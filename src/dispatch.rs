@@ -268,6 +268,26 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         self
     }
 
+    /// Registers `handler` for the event names `names`, decoding your own serde type `T` from
+    /// the verified body (no [`Event`] impl needed): `.on_named(&["issues.opened"], |e: Issue|
+    /// async move { .. })`. A body that does not fit `T` goes to the fallback as drift, as for
+    /// [`Webhooks::on`].
+    pub fn on_named<T, M, H>(mut self, names: &'static [&'static str], handler: H) -> Self
+    where
+        T: serde::de::DeserializeOwned + Send + 'static,
+        H: Handler<T, S, M>,
+    {
+        let handler: Typed<S> = Arc::new(move |delivery: Delivery, state: S| {
+            match crate::event::decode_json::<T>(delivery.raw()) {
+                Ok(event) => Ok(handler.call(event, delivery, state)),
+                Err(error) => Err(Box::new((error, delivery, state))),
+            }
+        });
+        self.handlers
+            .push((std::any::type_name::<T>(), names, handler));
+        self
+    }
+
     /// Registers `handler` for every event name that has no handler of its own; `T` decodes
     /// whatever name it is given (like a provider's envelope type for Standard Webhooks, whose
     /// event names are yours). A decode failure goes to the fallback, as drift. `T` must be an

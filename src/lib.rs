@@ -18,6 +18,8 @@ pub mod event;
 #[cfg(feature = "axum")]
 mod extract;
 mod future;
+#[cfg(feature = "generic")]
+pub mod generic;
 pub mod inbox;
 pub mod keyring;
 mod layer;

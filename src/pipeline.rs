@@ -25,9 +25,9 @@ use crate::{
     dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
     delivery::{Delivery, redact},
     keyring::{Match, Tenant, Verifier},
-    provider::{EnvelopeError, Provider, SignatureError},
+    provider::{Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody},
     rejection::{Ack, Rejection},
-    secrets::{Plan, Refusal},
+    secrets::{Plan, Refusal, Selected},
 };
 
 /// A source of the current time (injectable for tests of timestamp windows).
@@ -271,6 +271,7 @@ where
         Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
         Ok(Outcome::Ack(Ack::Handled)) => "handled",
         Ok(Outcome::Ack(Ack::Accepted)) => "accepted",
+        Ok(Outcome::Answered(_)) => "challenge",
         Ok(Outcome::Inner(response)) => match response.extensions().get::<OutcomeCode>() {
             Some(OutcomeCode(code)) => code,
             None if response.status().is_success() => "handled",
@@ -291,6 +292,8 @@ enum Outcome<RB> {
     Rejected(Rejection),
     Ack(Ack),
     Inner(Response<RB>),
+    /// The provider's answer to a verified challenge ([`Provider::challenge`]).
+    Answered(Response<Bytes>),
 }
 
 impl<RB> Outcome<RB> {
@@ -299,6 +302,7 @@ impl<RB> Outcome<RB> {
             Self::Rejected(rejection) => rejection.into_response().map(ResponseBody::own),
             Self::Ack(ack) => ack.into_response().map(ResponseBody::own),
             Self::Inner(response) => response.map(ResponseBody::inner),
+            Self::Answered(response) => response.map(|body| ResponseBody::own(Full::new(body))),
         }
     }
 }
@@ -379,7 +383,7 @@ where
         return Ok(context.refuse(Rejection::PayloadTooLarge { limit }));
     }
     let now = (config.clock)();
-    let signed = match provider.signature(&parts.headers, now) {
+    let signed = match provider.request_signature(&parts, now) {
         Ok(signed) => signed,
         Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
     };
@@ -387,7 +391,7 @@ where
     let mut reservation = Reservation::new(&config.buffered);
     let expected = declared.or(body.size_hint().exact());
     let secrets = provider.secrets();
-    let (raw, verified) = match secrets.plan(&parts, P::TENANT_IN_BODY) {
+    let (raw, verified, answer) = match secrets.plan(&parts, P::TENANT_IN_BODY) {
         Plan::Body => {
             // The tenant is named in the body: read it whole, then verify with that tenant's
             // keys only (the hint is checked by the verification itself).
@@ -409,10 +413,14 @@ where
                 Ok(keys) => keys,
                 Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
             };
-            let mut verifier = keys.verifier(&signed.prefix);
-            verifier.update(&raw);
-            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
-            (raw, verified)
+            let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
+            if let Err(error) = feed_body(&signed, &mut verifier, &raw) {
+                return Ok(context.refuse(Rejection::Signature(error)));
+            }
+            let matched = verifier.matched(&signed.tags);
+            let answer = matched.and_then(|m| challenge(provider, &parts, &raw, &keys, &m));
+            let verified = matched.map(VerifiedBy::from);
+            (raw, verified, answer)
         }
         plan => {
             let tenant = match plan {
@@ -428,10 +436,18 @@ where
                 Ok(keys) => keys,
                 Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
             };
-            let mut verifier = keys.verifier(&signed.prefix);
+            let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
+            // Derived content needs the whole body first.
+            let streamed = matches!(signed.body, SignedBody::Raw) && signed.suffix.is_empty();
             let raw = match within(
                 config.read_timeout,
-                read(body, limit, expected, &mut reservation, Some(&mut verifier)),
+                read(
+                    body,
+                    limit,
+                    expected,
+                    &mut reservation,
+                    streamed.then_some(&mut verifier),
+                ),
             )
             .await
             {
@@ -439,14 +455,23 @@ where
                 Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
                 Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
             };
-            let verified = verifier.matched(&signed.tags).map(VerifiedBy::from);
-            (raw, verified)
+            if !streamed && let Err(error) = feed_body(&signed, &mut verifier, &raw) {
+                return Ok(context.refuse(Rejection::Signature(error)));
+            }
+            let matched = verifier.matched(&signed.tags);
+            let answer = matched.and_then(|m| challenge(provider, &parts, &raw, &keys, &m));
+            let verified = matched.map(VerifiedBy::from);
+            (raw, verified, answer)
         }
     };
     let Some(verified) = verified else {
         return Ok(context.refuse(Rejection::Signature(SignatureError::Mismatch)));
     };
     tracing::trace!(tenant = verified.tenant.as_deref(), "signature verified");
+    if let Some(answer) = answer {
+        tracing::debug!("verified challenge answered");
+        return Ok(Outcome::Answered(answer));
+    }
     let Ok(text) = std::str::from_utf8(&raw) else {
         return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
     };
@@ -603,6 +628,41 @@ where
             Ok(context.refuse(Rejection::HandlerPanicked))
         }
     }
+}
+
+/// Feeds what the sender signed from the body on: the raw body or the content derived from it
+/// ([`SignedBody`]), then the suffix.
+fn feed_body(
+    signed: &Signed,
+    verifier: &mut Verifier<'_>,
+    raw: &[u8],
+) -> Result<(), SignatureError> {
+    match &signed.body {
+        SignedBody::Raw => verifier.update(raw),
+        SignedBody::Derived(derive) => derive(raw, &mut |piece| verifier.update(piece))?,
+    }
+    if !signed.suffix.is_empty() {
+        verifier.update(&signed.suffix);
+    }
+    Ok(())
+}
+
+/// The provider's answer to a verified challenge, if it is one; its signer uses the key that
+/// verified the delivery.
+fn challenge<P: Provider>(
+    provider: &P,
+    parts: &Parts,
+    raw: &Bytes,
+    keys: &Selected<'_>,
+    matched: &Match<'_>,
+) -> Option<Response<Bytes>> {
+    let signer = |pieces: &[&[u8]]| keys.sign_at(matched.position(), pieces);
+    provider.challenge(&Challenge {
+        parts,
+        body: raw,
+        tenant: matched.tenant(),
+        signer: &signer,
+    })
 }
 
 /// Runs `future` with a deadline of `limit`, without arming a timer when the future finishes on

@@ -13,14 +13,15 @@
 #![doc = include_str!("../examples/custom_provider.rs")]
 //! ```
 
-use std::{borrow::Cow, fmt, time::Duration, time::SystemTime};
+use std::{borrow::Cow, fmt, sync::Arc, time::Duration, time::SystemTime};
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Response, request::Parts};
 use serde::{Deserialize, Deserializer, de::IgnoredAny};
 
 use crate::{
     event::{EventOf, EventSet},
-    keyring::Tags,
+    keyring::{Tag, Tags, Tenant},
     secrets::Secrets,
 };
 
@@ -71,6 +72,22 @@ pub trait Provider: Send + Sync + 'static {
     /// signature is there or a timestamp is out of the provider's window.
     fn signature(&self, headers: &HeaderMap, now: SystemTime) -> Result<Signed, SignatureError>;
 
+    /// What the pipeline calls: [`Provider::signature`] of the request's headers, by default.
+    /// Override it when the scheme signs more of the request than its headers (the URL, the
+    /// method: [`Generic`](crate::generic::Generic) does).
+    #[inline]
+    fn request_signature(&self, parts: &Parts, now: SystemTime) -> Result<Signed, SignatureError> {
+        self.signature(&parts.headers, now)
+    }
+
+    /// Answers a verified delivery that is not an event but a probe of the endpoint (Zoom's
+    /// `endpoint.url_validation`, Discord's `PING`), before its envelope is read and before
+    /// any dedup or handler: `Some(response)` is sent as is. Default: none.
+    fn challenge(&self, challenge: &Challenge<'_>) -> Option<Response<Bytes>> {
+        let _ = challenge;
+        None
+    }
+
     /// Finds the event name and the dedup key in the verified body.
     ///
     /// `body` is the verified raw body, already checked to be UTF-8. Refuse (400) only what
@@ -97,6 +114,9 @@ pub trait Provider: Send + Sync + 'static {
 }
 
 /// What the sender signed around the body, and the tags it offered.
+///
+/// Build it with `Signed { prefix, tags, ..Signed::default() }`: the body is then signed as
+/// it arrives, with nothing after it.
 #[derive(Debug, Clone, Default)]
 pub struct Signed {
     /// Bytes signed before the body (empty for providers that sign the body alone).
@@ -104,6 +124,67 @@ pub struct Signed {
     /// Every tag the sender offered; the delivery is authentic when any secret of the keyring
     /// matches any of them.
     pub tags: Tags,
+    /// Bytes signed after the body (empty for most senders).
+    pub suffix: Prefix,
+    /// What stands between the prefix and the suffix: the raw body (the default), or content
+    /// derived from it.
+    pub body: SignedBody,
+}
+
+/// Signed content derived from the whole raw body: it calls `feed` with each piece of what the
+/// sender signed in the body's place (Twilio: the form parameters, sorted, each name followed by
+/// its value), or refuses the body (a `bodySHA256` that does not match). It runs once the body
+/// is read whole, and must not allocate per byte: borrow pieces of the body.
+pub type Derive =
+    Arc<dyn Fn(&[u8], &mut dyn FnMut(&[u8])) -> Result<(), SignatureError> + Send + Sync>;
+
+/// What a scheme signs in the body's place.
+#[derive(Clone, Default)]
+pub enum SignedBody {
+    /// The raw body, fed to the verifier chunk by chunk as it arrives (never copied).
+    #[default]
+    Raw,
+    /// Content derived from the whole body (see [`Derive`]).
+    Derived(Derive),
+}
+
+impl fmt::Debug for SignedBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Raw => "Raw",
+            Self::Derived(_) => "Derived",
+        })
+    }
+}
+
+/// A verified delivery offered to [`Provider::challenge`]: the request, its raw body, and a
+/// signer holding the secret that verified it.
+pub struct Challenge<'a> {
+    /// The request's head (method, URI, headers).
+    pub parts: &'a Parts,
+    /// The verified raw body.
+    pub body: &'a Bytes,
+    /// The tenant whose secret verified it, if named.
+    pub tenant: Option<&'a Tenant>,
+    pub(crate) signer: &'a dyn Fn(&[&[u8]]) -> Option<Tag>,
+}
+
+impl Challenge<'_> {
+    /// The MAC of the concatenated `parts` under the secret that verified the delivery (Zoom
+    /// answers its challenge with one); `None` for public keys.
+    pub fn sign(&self, parts: &[&[u8]]) -> Option<Tag> {
+        (self.signer)(parts)
+    }
+}
+
+impl fmt::Debug for Challenge<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Challenge")
+            .field("uri", &self.parts.uri)
+            .field("body_len", &self.body.len())
+            .field("tenant", &self.tenant)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The bytes a provider signs before the body, held inline up to 64 bytes (a Standard

@@ -358,11 +358,21 @@ pub(crate) struct Selected<'a> {
 }
 
 impl Selected<'_> {
-    /// A verifier over the chosen keys.
+    /// A verifier over the chosen keys, for the `offered` tags (which an Ed25519 check needs
+    /// from the start).
     #[inline]
-    pub(crate) fn verifier(&self, prefix: &[u8]) -> crate::keyring::Verifier<'_> {
+    pub(crate) fn verifier(
+        &self,
+        prefix: &[u8],
+        offered: &[crate::keyring::Tag],
+    ) -> crate::keyring::Verifier<'_> {
         self.keyring
-            .verifier_over(self.range.0, self.range.1, prefix)
+            .verifier_over(self.range.0, self.range.1, prefix, offered)
+    }
+
+    /// The MAC of `parts` under the key at `position` of the keyring (a challenge's answer).
+    pub(crate) fn sign_at(&self, position: usize, parts: &[&[u8]]) -> Option<crate::keyring::Tag> {
+        self.keyring.sign_at(position, parts)
     }
 }
 
@@ -639,7 +649,12 @@ mod tests {
         let big = Secrets::from(builder.build().unwrap());
         assert!(matches!(big.keys(None).await, Err(Refusal::NoHint)));
         assert_eq!(
-            big.keys(Some("t3")).await.ok().unwrap().verifier(b"").len(),
+            big.keys(Some("t3"))
+                .await
+                .ok()
+                .unwrap()
+                .verifier(b"", &[])
+                .len(),
             1
         );
         assert!(matches!(

@@ -46,6 +46,12 @@ use crate::provider::Provider;
 pub trait Sign: Provider {
     /// Adds the signature headers (and any other header the scheme signs) for `body`.
     fn sign(&self, body: &[u8], headers: &mut HeaderMap);
+
+    /// Adds them to a whole request head, for schemes that sign the URL or the method too
+    /// ([`Generic`](crate::generic::Generic)); by default, [`Sign::sign`] of its headers.
+    fn sign_request(&self, parts: &mut http::request::Parts, body: &[u8]) {
+        self.sign(body, &mut parts.headers);
+    }
 }
 
 /// A `POST` to `uri` with `body`, `Content-Type: application/json` and the provider's signature.
@@ -55,12 +61,64 @@ pub fn signed_request<P: Sign>(
     body: impl Into<Bytes>,
 ) -> Request<Full<Bytes>> {
     let body = body.into();
-    let mut request = Request::post(uri)
+    let (mut parts, full) = Request::post(uri)
         .header(header::CONTENT_TYPE, "application/json")
         .body(Full::new(body.clone()))
-        .expect("a valid request");
-    provider.sign(&body, request.headers_mut());
-    request
+        .expect("a valid request")
+        .into_parts();
+    provider.sign_request(&mut parts, &body);
+    Request::from_parts(parts, full)
+}
+
+#[cfg(feature = "generic")]
+impl<S: crate::generic::Sender> Sign for crate::generic::Generic<S> {
+    /// Signs a `POST /` with these headers (see [`Sign::sign_request`] for the URL).
+    fn sign(&self, body: &[u8], headers: &mut HeaderMap) {
+        let mut parts = Request::post("/")
+            .body(())
+            .expect("a valid request")
+            .into_parts()
+            .0;
+        parts.headers = std::mem::take(headers);
+        self.sign_request(&mut parts, body);
+        *headers = parts.headers;
+    }
+
+    /// Signs as the sender does, now, with the current secret of the keyring (an HMAC
+    /// scheme; for Ed25519, sign with the private key: [`sign_generic`]).
+    fn sign_request(&self, parts: &mut http::request::Parts, body: &[u8]) {
+        let keyring = self.secrets().current().expect(
+            "testing::Sign needs a static or rotating keyring: a secret source cannot sign",
+        );
+        self.sign_parts(
+            crate::generic::Signer::Keyring(&keyring),
+            parts,
+            body,
+            SystemTime::now(),
+        )
+        .expect("the generic scheme signs this request");
+    }
+}
+
+/// A request to `uri` with `body` (`Content-Type: application/json`), signed at `now` for a
+/// [`Generic`](crate::generic::Generic) scheme with `signer`: an HMAC keyring or an Ed25519
+/// private key.
+#[cfg(feature = "generic")]
+pub fn sign_generic<S: crate::generic::Sender>(
+    generic: &crate::generic::Generic<S>,
+    signer: crate::generic::Signer<'_>,
+    uri: &str,
+    body: impl Into<Bytes>,
+    now: SystemTime,
+) -> Result<Request<Full<Bytes>>, crate::generic::SignError> {
+    let body = body.into();
+    let (mut parts, full) = Request::post(uri)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Full::new(body.clone()))
+        .expect("a valid request")
+        .into_parts();
+    generic.sign_parts(signer, &mut parts, &body, now)?;
+    Ok(Request::from_parts(parts, full))
 }
 
 /// The tag of `body` with the current secret of `tenant` when the keyring has that tenant,

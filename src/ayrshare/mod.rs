@@ -379,6 +379,7 @@ impl Provider for Ayrshare {
         Ok(Signed {
             prefix: Prefix::new(),
             tags,
+            ..Signed::default()
         })
     }
 

@@ -414,6 +414,7 @@ impl Provider for Standard {
         Ok(Signed {
             prefix: signed_prefix(id.as_bytes(), raw_timestamp, timestamp),
             tags,
+            ..Signed::default()
         })
     }
 

@@ -227,6 +227,7 @@ impl Provider for Zernio {
         Ok(Signed {
             prefix: Prefix::new(),
             tags: Tags::from(tag),
+            ..Signed::default()
         })
     }
 
