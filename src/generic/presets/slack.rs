@@ -47,7 +47,8 @@ pub fn slack() -> Builder<Slack> {
         .id_json("event_id")
         .challenge(|challenge| {
             let handshake: Handshake<'_> = super::object(challenge.body)?;
-            let answer = (handshake.kind == "url_verification").then_some(handshake.challenge)??;
+            let answer =
+                (handshake.kind == "url_verification").then_some(handshake.challenge)??;
             Some(super::json_answer(
                 StatusCode::OK,
                 &serde_json::json!({ "challenge": answer }),
