@@ -30,6 +30,8 @@ async fn send<S: hookgate::generic::Sender>(
     let service = Webhooks::new(generic)
         .clock(move || at(clock))
         .on_any(|_: hookgate::generic::Event| async {})
+        // Bodies that are not JSON (the property test's) drift to the fallback.
+        .fallback(|_: hookgate::event::UnknownEvent| async {})
         .build()
         .unwrap();
     let response: Response<_> = service.oneshot(request).await.unwrap();
@@ -236,4 +238,238 @@ async fn typed_events_by_name_and_the_unsigned_id_rule() {
     let response = service.oneshot(request).await.unwrap();
     assert_eq!(Outcome::from_response(response).await, Outcome::Handled);
     assert_eq!(seen.recv().await.as_deref(), Some("evt_1"));
+}
+
+mod property {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A random configuration: its builder and the key that signs for it.
+    #[derive(Debug, Clone)]
+    struct Case {
+        algorithm: u8,
+        base64: bool,
+        prefix: &'static str,
+        /// 0 plain, 1 several split at a space, 2 a `k=v` list.
+        location: u8,
+        list_separator: char,
+        /// 0 none, 1 a header, 2 in the list.
+        timestamp: u8,
+        millis: bool,
+        template: Vec<u8>,
+        secret: Vec<u8>,
+        body: String,
+        change_at: prop::sample::Index,
+        change_to: u8,
+    }
+
+    fn case() -> impl Strategy<Value = Case> {
+        (
+            (
+                0u8..4,
+                any::<bool>(),
+                prop::sample::select(vec!["", "sha256=", "v0="]),
+            ),
+            (
+                0u8..3,
+                prop::sample::select(vec![',', ';']),
+                0u8..3,
+                any::<bool>(),
+            ),
+            prop::collection::vec(0u8..6, 0..5),
+            prop::collection::vec(any::<u8>(), 1..48),
+            "[a-z{}\" :,0-9é]{1,200}",
+            (any::<prop::sample::Index>(), 0x21u8..0x7f),
+        )
+            .prop_map(
+                |(
+                    (algorithm, base64, prefix),
+                    (location, list_separator, timestamp, millis),
+                    template,
+                    secret,
+                    body,
+                    (change_at, change_to),
+                )| Case {
+                    algorithm,
+                    base64,
+                    prefix,
+                    location,
+                    list_separator,
+                    timestamp: if location != 2 && timestamp == 2 {
+                        1
+                    } else {
+                        timestamp
+                    },
+                    millis,
+                    template,
+                    secret,
+                    body,
+                    change_at,
+                    change_to,
+                },
+            )
+    }
+
+    fn algorithm(case: &Case) -> Algorithm {
+        match case.algorithm {
+            0 => Algorithm::HmacSha256,
+            1 => Algorithm::HmacSha1,
+            2 => Algorithm::HmacSha512,
+            #[cfg(feature = "ed25519")]
+            _ => Algorithm::Ed25519,
+            #[cfg(not(feature = "ed25519"))]
+            _ => Algorithm::HmacSha256,
+        }
+    }
+
+    /// The secret written as the configuration reads it (hex), and an Ed25519 key when the
+    /// scheme is one.
+    fn build(case: &Case) -> (Generic, Option<ed25519_dalek::SigningKey>, Keyring) {
+        let algorithm = algorithm(case);
+        let mut ed = None;
+        let key_bytes = if algorithm.is_hmac() {
+            // Never whitespace only (refused as an empty secret).
+            [&b"k"[..], &case.secret].concat()
+        } else {
+            let mut seed = [0u8; 32];
+            for (i, b) in case.secret.iter().enumerate() {
+                seed[i % 32] ^= b;
+            }
+            let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+            let public = key.verifying_key().to_bytes().to_vec();
+            ed = Some(key);
+            public
+        };
+        let unit = if case.millis {
+            Unit::Milliseconds
+        } else {
+            Unit::Seconds
+        };
+        let tolerance = Duration::from_secs(300);
+        let mut builder = Generic::builder()
+            .algorithm(algorithm)
+            .header("X-Sig")
+            .prefix(case.prefix)
+            .encoding(if case.base64 {
+                Encoding::Base64
+            } else {
+                Encoding::Hex
+            })
+            .secret_format(SecretFormat::Hex)
+            .event_fixed("evt")
+            .public_url("https://example.com/hook");
+        match case.location {
+            1 => builder = builder.separator(' '),
+            2 => builder = builder.list(case.list_separator, '=', "v1"),
+            _ => {}
+        }
+        match case.timestamp {
+            1 => builder = builder.timestamp_header("X-Ts", unit, tolerance),
+            2 => builder = builder.timestamp_in_list("t", unit, tolerance),
+            _ => {}
+        }
+        let mut template = String::new();
+        let pieces = [
+            "{url}",
+            "{method}",
+            ".",
+            "{header:X-Extra}",
+            "{timestamp}",
+            "{{",
+        ];
+        let mut body_at = case.template.len() / 2;
+        for (i, &piece) in case.template.iter().enumerate() {
+            if i == body_at {
+                template.push_str("{body}");
+                body_at = usize::MAX;
+            }
+            if piece == 4 && case.timestamp == 0 {
+                continue;
+            }
+            template.push_str(pieces[usize::from(piece)]);
+        }
+        if body_at != usize::MAX {
+            template.push_str("{body}");
+        }
+        if case.timestamp != 0 && !template.contains("{timestamp}") {
+            // A timestamp is always signed (an unsigned one is refused by the builder).
+            template.push_str("{timestamp}");
+        }
+        let keyring = Keyring::with_algorithm(algorithm, [&key_bytes]).unwrap();
+        let generic = builder
+            .signed(&template)
+            .secrets([const_hex::encode(&key_bytes)])
+            .unwrap();
+        (generic, ed, keyring)
+    }
+
+    fn signed(
+        case: &Case,
+        generic: &Generic,
+        ed: &Option<ed25519_dalek::SigningKey>,
+        keyring: &Keyring,
+    ) -> Request<Full<Bytes>> {
+        let signer = match ed {
+            Some(key) => Signer::Ed25519(key),
+            None => Signer::Keyring(keyring),
+        };
+        let mut request = Request::post("/hook?a=1")
+            .header("x-extra", "extra value")
+            .body(Full::new(Bytes::from(case.body.clone())))
+            .unwrap();
+        let (mut parts, body) = request.into_parts();
+        generic
+            .sign_parts(signer, &mut parts, case.body.as_bytes(), at(NOW))
+            .unwrap();
+        request = Request::from_parts(parts, body);
+        request
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: 128,
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        })]
+
+        #[test]
+        fn signing_and_verifying_agree_and_one_byte_breaks_it(case in case()) {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let (generic, ed, keyring) = build(&case);
+
+            let request = signed(&case, &generic, &ed, &keyring);
+            let outcome = runtime.block_on(send(generic.clone(), request, NOW));
+            prop_assert_eq!(outcome, Outcome::Handled);
+
+            // One byte of the body changed.
+            let request = signed(&case, &generic, &ed, &keyring);
+            let (parts, _) = request.into_parts();
+            let mut body = case.body.clone().into_bytes();
+            let i = case.change_at.index(body.len());
+            body[i] = if body[i] == case.change_to { case.change_to ^ 0x01 } else { case.change_to };
+            let request = Request::from_parts(parts, Full::new(Bytes::from(body)));
+            let outcome = runtime.block_on(send(generic.clone(), request, NOW));
+            prop_assert_eq!(outcome, refused("invalid_signature"));
+
+            // One byte of the signature header changed (not a hex digit's case: either case is
+            // the same signature).
+            let mut request = signed(&case, &generic, &ed, &keyring);
+            let mut value = request.headers()["x-sig"].as_bytes().to_vec();
+            let i = case.change_at.index(value.len());
+            let mut to = case.change_to;
+            if to.eq_ignore_ascii_case(&value[i]) {
+                to = if value[i] == b'~' { b'!' } else { b'~' };
+            }
+            value[i] = to;
+            request.headers_mut().insert("x-sig", http::HeaderValue::from_bytes(&value).unwrap());
+            let outcome = runtime.block_on(send(generic, request, NOW));
+            prop_assert!(
+                matches!(&outcome, Outcome::Refused { status, .. } if *status == 401),
+                "{:?} for {:?}",
+                outcome,
+                String::from_utf8_lossy(&value)
+            );
+        }
+    }
 }

@@ -87,11 +87,11 @@ impl<'de: 'a, 'a> Visitor<'de> for Level<'_, '_, 'a> {
         while let Some(key) = map.next_key::<Cow<'de, str>>()? {
             let mut matching = [false; 2];
             let mut leaf = false;
-            for i in 0..2 {
+            for (i, matches) in matching.iter_mut().enumerate() {
                 if let (true, Some(path)) = (self.active[i], self.paths[i])
                     && path.0.get(self.depth).is_some_and(|s| **s == *key)
                 {
-                    matching[i] = true;
+                    *matches = true;
                     leaf |= path.0.len() == self.depth + 1;
                 }
             }
@@ -102,8 +102,8 @@ impl<'de: 'a, 'a> Visitor<'de> for Level<'_, '_, 'a> {
                     return Err(serde::de::Error::custom("repeated key"));
                 }
                 let value = map.next_value::<LenientStr<'de>>()?.0;
-                for i in 0..2 {
-                    if matching[i] {
+                for (i, matches) in matching.iter().enumerate() {
+                    if *matches {
                         self.seen[i] = true;
                         self.out[i] = value.clone();
                     }

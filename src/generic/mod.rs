@@ -284,6 +284,10 @@ pub enum ConfigError {
     /// The template names `{timestamp}` and no timestamp is configured.
     #[error("the template signs `{{timestamp}}` but no timestamp is configured")]
     NoTimestamp,
+    /// A timestamp is configured and the template does not sign it: anyone could refresh it,
+    /// so it would bound nothing.
+    #[error("a timestamp is configured but the template does not sign `{{timestamp}}`")]
+    UnsignedTimestamp,
     /// The template names `{id}` and the id is not read from a header.
     #[error("the template signs `{{id}}` but the id is not read from a header")]
     NoIdHeader,
@@ -718,6 +722,9 @@ impl<S: Sender> Builder<S> {
         if template.uses(&Piece::Timestamp) && timestamp.is_none() {
             return Err(ConfigError::NoTimestamp);
         }
+        if timestamp.is_some() && !template.uses(&Piece::Timestamp) {
+            return Err(ConfigError::UnsignedTimestamp);
+        }
         let source = |field: &Field| -> Result<Source, ConfigError> {
             Ok(match field {
                 Field::Header(name) => Source::Header(header_name(name)?),
@@ -806,7 +813,7 @@ impl<S: Sender> Generic<S> {
             }
             None => None,
         };
-        if scheme.id_header != ""
+        if !scheme.id_header.is_empty()
             && let Err(SignatureError::Ambiguous(name)) =
                 crate::provider::single_header(headers, scheme.id_header)
         {
