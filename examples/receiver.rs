@@ -262,17 +262,17 @@ mod presets {
             pool,
             env,
         };
-        mounter.add("GITHUB_WEBHOOK_SECRET", || presets::github());
-        mounter.add("STRIPE_WEBHOOK_SECRET", || presets::stripe());
-        mounter.add("SHOPIFY_WEBHOOK_SECRET", || presets::shopify());
-        mounter.add("SLACK_SIGNING_SECRET", || presets::slack());
-        mounter.add("PADDLE_WEBHOOK_SECRET", || presets::paddle());
-        mounter.add("LINEAR_WEBHOOK_SECRET", || presets::linear());
+        mounter.add("GITHUB_WEBHOOK_SECRET", presets::github);
+        mounter.add("STRIPE_WEBHOOK_SECRET", presets::stripe);
+        mounter.add("SHOPIFY_WEBHOOK_SECRET", presets::shopify);
+        mounter.add("SLACK_SIGNING_SECRET", presets::slack);
+        mounter.add("PADDLE_WEBHOOK_SECRET", presets::paddle);
+        mounter.add("LINEAR_WEBHOOK_SECRET", presets::linear);
         mounter.add("SQUARE_SIGNATURE_KEY", || {
             presets::square(&public("/webhooks/square"))
         });
-        mounter.add("ZOOM_WEBHOOK_SECRET", || presets::zoom());
-        mounter.add("DISCORD_PUBLIC_KEY", || presets::discord());
+        mounter.add("ZOOM_WEBHOOK_SECRET", presets::zoom);
+        mounter.add("DISCORD_PUBLIC_KEY", presets::discord);
         mounter.add("TWILIO_AUTH_TOKEN", || {
             presets::twilio(&public("/webhooks/twilio"))
         });
