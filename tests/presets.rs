@@ -1200,6 +1200,22 @@ async fn standard_v1a_fixture() {
         },
     )
     .await;
+    // The testing kit signs `v1a` with the private key (a fresh `webhook-id`).
+    let seed = base64_decode(&read_signing_secret());
+    let key = SigningKey::from_bytes(&seed.try_into().unwrap());
+    let now = SystemTime::now();
+    let request = sign_generic(
+        &v1a(&[&fixture.secret]),
+        Signer::Ed25519(&key),
+        "/webhooks/standard",
+        r#"{"type":"contact.deleted","data":{}}"#,
+        now,
+    )
+    .unwrap();
+    let (service, seen) = receiver(v1a(&[&fixture.secret]), now);
+    assert_eq!(call(&service, request).await.0, Outcome::Handled);
+    assert!(seen.lock().unwrap()[0].1.starts_with("msg_"));
+
     // `webhook-id` is signed: changing it breaks the signature.
     let (service, _) = receiver(v1a(&[&fixture.secret]), at(fixture.now));
     let renamed = fixture.with_header("webhook-id", Some("msg_other"));
@@ -1207,4 +1223,10 @@ async fn standard_v1a_fixture() {
         call(&service, renamed).await.0,
         refused("invalid_signature")
     );
+}
+
+/// The fixture's private key (`whsk_...`).
+fn read_signing_secret() -> String {
+    let file: Value = serde_json::from_str(&read("standard-v1a/contact.created.json")).unwrap();
+    file["signing_secret"].as_str().unwrap().to_owned()
 }
