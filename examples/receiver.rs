@@ -10,6 +10,14 @@
 //! - `ZERNIO_WEBHOOK_SECRET`, `AYRSHARE_WEBHOOK_SECRET`, `STANDARD_WEBHOOK_SECRET`: each a
 //!   comma-separated list of secrets, current first (Standard Webhooks secrets as `whsec_…`).
 //!   A provider whose variable is unset is not mounted; the receiver says so on stderr.
+//! - Built-in senders, each mounted at `POST /webhooks/<name>` when its variable is set (a
+//!   comma-separated list, current first): `GITHUB_WEBHOOK_SECRET` (github),
+//!   `STRIPE_WEBHOOK_SECRET` (stripe), `SHOPIFY_WEBHOOK_SECRET` (shopify), `SLACK_SIGNING_SECRET`
+//!   (slack), `PADDLE_WEBHOOK_SECRET` (paddle), `LINEAR_WEBHOOK_SECRET` (linear),
+//!   `SQUARE_SIGNATURE_KEY` (square), `ZOOM_WEBHOOK_SECRET` (zoom), `DISCORD_PUBLIC_KEY` (discord,
+//!   hex) and `TWILIO_AUTH_TOKEN` (twilio). Square and Twilio sign the URL they post to:
+//!   `HOOKGATE_PUBLIC_URL` (e.g. `https://example.com`, the route's path is appended); unset, it
+//!   is `http://` + `HOOKGATE_ADDR`.
 //! - `HOOKGATE_REDIS_URL`: when set (build with `--features redis`), the dedup store is Redis,
 //!   shared by every receiver pointing at it; otherwise an in-memory LRU.
 //! - `HOOKGATE_QUIET=1`: no per-event lines.
@@ -34,7 +42,7 @@
 //!   10 s.
 //!
 //! Routes: `POST /webhooks/zernio`, `POST /webhooks/ayrshare`, `POST /webhooks/standard`,
-//! `GET /healthz`, and `GET /metrics` (Prometheus text) when built with feature `metrics`.
+//! `POST /webhooks/<sender>` for the built-in senders above, `GET /healthz`, and `GET /metrics` (Prometheus text) when built with feature `metrics`.
 //! Every delivery that reaches a handler prints one JSON line on stdout:
 //! `{"provider":"zernio","event":"post.published","key":"<dedup key>","typed":true}`; `typed`
 //! is false when the event took the unknown path. The line is printed once each time a handler
@@ -59,14 +67,16 @@ use hookgate::{
     provider::Provider,
 };
 
-/// Prints one JSON line per dispatched event (unless quiet).
-#[derive(Clone, Copy)]
+/// Prints one JSON line per dispatched event (unless quiet), to stdout or, in tests, to a
+/// buffer.
+#[derive(Clone)]
 struct Printer {
     quiet: bool,
+    sink: Option<Arc<std::sync::Mutex<Vec<u8>>>>,
 }
 
 impl Printer {
-    fn print(self, delivery: &Delivery, typed: bool) {
+    fn print(&self, delivery: &Delivery, typed: bool) {
         if self.quiet {
             return;
         }
@@ -76,9 +86,14 @@ impl Printer {
             key: delivery.key(),
             typed,
         };
-        let mut out = std::io::stdout().lock();
-        let _ = serde_json::to_writer(&mut out, &line);
-        let _ = out.write_all(b"\n");
+        let mut text = serde_json::to_vec(&line).expect("a line serializes");
+        text.push(b'\n');
+        match &self.sink {
+            Some(sink) => sink.lock().unwrap().extend_from_slice(&text),
+            None => {
+                let _ = std::io::stdout().lock().write_all(&text);
+            }
+        }
     }
 }
 
@@ -205,6 +220,100 @@ fn duration(var: &str, text: &str) -> std::time::Duration {
     }
 }
 
+/// The built-in senders (`hookgate::generic::presets`), each at `POST /webhooks/<name>` when its
+/// variable is set: `GITHUB_WEBHOOK_SECRET`, `STRIPE_WEBHOOK_SECRET`, `SHOPIFY_WEBHOOK_SECRET`,
+/// `SLACK_SIGNING_SECRET`, `PADDLE_WEBHOOK_SECRET`, `LINEAR_WEBHOOK_SECRET`,
+/// `SQUARE_SIGNATURE_KEY`, `ZOOM_WEBHOOK_SECRET`, `DISCORD_PUBLIC_KEY` (hex) and
+/// `TWILIO_AUTH_TOKEN`, each a comma-separated list (current first). Square and Twilio sign the
+/// URL they post to: `HOOKGATE_PUBLIC_URL` (e.g. `https://example.com`) + the route; unset, it
+/// is `http://` + `HOOKGATE_ADDR` (what a local sender posts to), said on stderr.
+mod presets {
+    use axum::Router;
+    use hookgate::{
+        Delivery, Webhooks,
+        generic::{self, Builder, Generic, Sender, presets},
+    };
+
+    use super::{App, Env, Settings, fail, inbox, secrets, untyped};
+
+    /// Mounts every preset whose variable is set.
+    pub(super) fn mount(
+        router: Router,
+        settings: &Settings,
+        app: &App,
+        pool: &mut inbox::Pool,
+        env: Env<'_>,
+    ) -> Router {
+        let public = |route: &str| match env("HOOKGATE_PUBLIC_URL") {
+            Some(base) => format!("{}{route}", base.trim_end_matches('/')),
+            None => {
+                let addr = env("HOOKGATE_ADDR").unwrap_or_else(|| "127.0.0.1:3000".into());
+                let url = format!("http://{addr}{route}");
+                eprintln!(
+                    "hookgate receiver: HOOKGATE_PUBLIC_URL is not set; {route} verifies signatures over {url}"
+                );
+                url
+            }
+        };
+        let mut mounter = Mounter {
+            router,
+            settings,
+            app,
+            pool,
+            env,
+        };
+        mounter.add("GITHUB_WEBHOOK_SECRET", presets::github);
+        mounter.add("STRIPE_WEBHOOK_SECRET", presets::stripe);
+        mounter.add("SHOPIFY_WEBHOOK_SECRET", presets::shopify);
+        mounter.add("SLACK_SIGNING_SECRET", presets::slack);
+        mounter.add("PADDLE_WEBHOOK_SECRET", presets::paddle);
+        mounter.add("LINEAR_WEBHOOK_SECRET", presets::linear);
+        mounter.add("SQUARE_SIGNATURE_KEY", || {
+            presets::square(&public("/webhooks/square"))
+        });
+        mounter.add("ZOOM_WEBHOOK_SECRET", presets::zoom);
+        mounter.add("DISCORD_PUBLIC_KEY", presets::discord);
+        mounter.add("TWILIO_AUTH_TOKEN", || {
+            presets::twilio(&public("/webhooks/twilio"))
+        });
+        mounter.router
+    }
+
+    struct Mounter<'a> {
+        router: Router,
+        settings: &'a Settings,
+        app: &'a App,
+        pool: &'a mut inbox::Pool,
+        env: Env<'a>,
+    }
+
+    impl Mounter<'_> {
+        /// `POST /webhooks/<name>` for the sender `S` when `var` is set: every JSON body to one
+        /// untyped handler (`typed: true`), other bodies (forms) to the fallback.
+        fn add<S: Sender>(&mut self, var: &str, builder: impl FnOnce() -> Builder<S>) {
+            let route = format!("/webhooks/{}", S::NAME);
+            let Some(secrets) = secrets(self.env, var, &route) else {
+                return;
+            };
+            let provider: Generic<S> = builder()
+                .secrets(&secrets)
+                .unwrap_or_else(|e| fail(format_args!("{var}: {e}")));
+            let dispatcher = self
+                .settings
+                .apply(Webhooks::with_state(provider, self.app.clone()))
+                .on_any(|_: generic::Event, delivery: Delivery, app: App| {
+                    app.handle(delivery, true)
+                })
+                .fallback(untyped)
+                .build()
+                .expect("one catch-all handler");
+            self.pool.add(&dispatcher);
+            let router = std::mem::take(&mut self.router);
+            self.router = router.route_service(&route, dispatcher);
+        }
+    }
+}
+
 /// The inbox from `HOOKGATE_INBOX`, its retry schedule and its workers.
 mod inbox {
     use hookgate::{Webhooks, provider::Provider};
@@ -312,11 +421,19 @@ mod inbox {
     }
 }
 
+/// Reads a variable: the process environment, or a test's.
+type Env<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment.
+fn process_env(var: &str) -> Option<String> {
+    std::env::var(var).ok()
+}
+
 /// The secrets in `var`, or `None` (with a note on stderr) when it is unset.
-fn secrets(var: &str, route: &str) -> Option<Vec<String>> {
-    match std::env::var(var) {
-        Ok(value) => Some(value.split(',').map(|s| s.trim().to_owned()).collect()),
-        Err(_) => {
+fn secrets(env: Env<'_>, var: &str, route: &str) -> Option<Vec<String>> {
+    match env(var) {
+        Some(value) => Some(value.split(',').map(|s| s.trim().to_owned()).collect()),
+        None => {
             eprintln!("hookgate receiver: {var} is not set; {route} is not mounted");
             None
         }
@@ -358,10 +475,10 @@ async fn redis_store(_: &str) -> Arc<dyn DedupStore> {
 
 /// The routes: `/healthz`, and one route per provider whose secret variable is set; each
 /// dispatcher joins the inbox's worker pool (when there is an inbox).
-fn router(settings: &Settings, app: App, pool: &mut inbox::Pool) -> Router {
+fn router(settings: &Settings, app: App, pool: &mut inbox::Pool, env: Env<'_>) -> Router {
     let mut router = Router::new().route("/healthz", get(|| async { "ok" }));
 
-    if let Some(secrets) = secrets("ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
+    if let Some(secrets) = secrets(env, "ZERNIO_WEBHOOK_SECRET", "/webhooks/zernio") {
         // The error names the provider, the variable and the secret's position.
         let zernio = hookgate::zernio::Zernio::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("ZERNIO_WEBHOOK_SECRET")));
@@ -369,14 +486,14 @@ fn router(settings: &Settings, app: App, pool: &mut inbox::Pool) -> Router {
         pool.add(&dispatcher);
         router = router.route_service("/webhooks/zernio", dispatcher);
     }
-    if let Some(secrets) = secrets("AYRSHARE_WEBHOOK_SECRET", "/webhooks/ayrshare") {
+    if let Some(secrets) = secrets(env, "AYRSHARE_WEBHOOK_SECRET", "/webhooks/ayrshare") {
         let ayrshare = hookgate::ayrshare::Ayrshare::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("AYRSHARE_WEBHOOK_SECRET")));
         let dispatcher = catalogue(ayrshare, settings, app.clone());
         pool.add(&dispatcher);
         router = router.route_service("/webhooks/ayrshare", dispatcher);
     }
-    if let Some(secrets) = secrets("STANDARD_WEBHOOK_SECRET", "/webhooks/standard") {
+    if let Some(secrets) = secrets(env, "STANDARD_WEBHOOK_SECRET", "/webhooks/standard") {
         let standard = hookgate::standard::Standard::new(&secrets)
             .unwrap_or_else(|e| fail(e.in_variable("STANDARD_WEBHOOK_SECRET")));
         // Standard Webhooks has no fixed catalogue: every well-formed envelope is typed.
@@ -393,7 +510,7 @@ fn router(settings: &Settings, app: App, pool: &mut inbox::Pool) -> Router {
         pool.add(&dispatcher);
         router = router.route_service("/webhooks/standard", dispatcher);
     }
-    router
+    presets::mount(router, settings, &app, pool, env)
 }
 
 /// With feature `metrics`: a Prometheus recorder, and `GET /metrics` serving its text.
@@ -475,6 +592,7 @@ async fn main() {
 
     let printer = Printer {
         quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1"),
+        sink: None,
     };
     let handler_timeout = std::env::var("HOOKGATE_HANDLER_TIMEOUT")
         .ok()
@@ -489,7 +607,7 @@ async fn main() {
         forward: forwarder(handler_timeout),
     };
     let mut pool = inbox::Pool::default();
-    let app = with_metrics(router(&settings, handlers, &mut pool));
+    let app = with_metrics(router(&settings, handlers, &mut pool, &process_env));
 
     let addr = std::env::var("HOOKGATE_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
     let listener = tokio::net::TcpListener::bind(&addr)
@@ -570,5 +688,177 @@ mod tests {
             .await
             .unwrap();
         assert!(answer.starts_with("HTTP/1.1 200 OK"), "{answer}");
+    }
+}
+
+/// The real receiver (its routes, handlers and stdout line) with built-in senders mounted from
+/// a test's environment, driven over HTTP.
+#[cfg(all(test, feature = "testing"))]
+mod preset_tests {
+    use std::{collections::HashMap, sync::Mutex};
+
+    use hookgate::{generic::presets, testing::signed_request};
+
+    use super::*;
+
+    async fn start(vars: HashMap<&'static str, &'static str>, sink: Arc<Mutex<Vec<u8>>>) -> String {
+        let env = move |var: &str| vars.get(var).map(|v| (*v).to_owned());
+        let settings = Settings {
+            store: Arc::new(MemoryStore::new()),
+            handler_timeout: None,
+            inbox: inbox::Choice::Inline,
+        };
+        let app = App {
+            printer: Printer {
+                quiet: false,
+                sink: Some(sink),
+            },
+            forward: None,
+        };
+        let router = router(&settings, app, &mut inbox::Pool::default(), &env);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(serve(
+            listener,
+            router,
+            HEADER_READ_TIMEOUT,
+            std::future::pending(),
+        ));
+        format!("http://{addr}")
+    }
+
+    /// Sends a request built by the testing kit (its headers and body) to `base` + its path,
+    /// with `extra` headers; answers the status and the body.
+    async fn send(
+        base: &str,
+        request: http::Request<http_body_util::Full<bytes::Bytes>>,
+        extra: &[(&'static str, &'static str)],
+    ) -> (u16, serde_json::Value) {
+        use http_body_util::BodyExt as _;
+        let (mut parts, body) = request.into_parts();
+        let body = body.collect().await.unwrap().to_bytes();
+        // The kit adds the headers its scheme names (a fresh delivery id): replace them.
+        for (name, value) in extra {
+            parts.headers.insert(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            );
+        }
+        let mut builder = reqwest::Client::new()
+            .post(format!("{base}{}", parts.uri))
+            .body(body);
+        for (name, value) in &parts.headers {
+            builder = builder.header(name.as_str(), value.as_bytes());
+        }
+        let response = builder.send().await.unwrap();
+        let status = response.status().as_u16();
+        let body = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn built_in_senders_are_mounted_from_the_environment_and_print_their_line() {
+        let vars = HashMap::from([
+            ("GITHUB_WEBHOOK_SECRET", "gh-current, gh-previous"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_receiver_test"),
+            ("TWILIO_AUTH_TOKEN", "twilio-token"),
+            ("HOOKGATE_PUBLIC_URL", "https://hooks.example.com/"),
+        ]);
+        let sink = Arc::new(Mutex::new(Vec::new()));
+        let base = start(vars, sink.clone()).await;
+
+        // GitHub, signed with the previous secret of the list (rotation); then its redelivery.
+        let github = presets::github().secrets(["gh-previous"]).unwrap();
+        let body = r#"{"action":"opened","issue":{"number":1}}"#;
+        let headers = [
+            ("x-github-event", "issues"),
+            ("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958"),
+        ];
+        let (status, answer) = send(
+            &base,
+            signed_request(&github, "/webhooks/github", body),
+            &headers,
+        )
+        .await;
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (200, Some("handled")),
+            "{answer}"
+        );
+        let (status, answer) = send(
+            &base,
+            signed_request(&github, "/webhooks/github", body),
+            &headers,
+        )
+        .await;
+        assert_eq!(
+            (status, answer["status"].as_str()),
+            (200, Some("duplicate"))
+        );
+        // Another secret: 401.
+        let stranger = presets::github().secrets(["not-configured"]).unwrap();
+        let (status, answer) = send(
+            &base,
+            signed_request(&stranger, "/webhooks/github", body),
+            &headers,
+        )
+        .await;
+        assert_eq!(
+            (status, answer["code"].as_str()),
+            (401, Some("invalid_signature"))
+        );
+
+        // Stripe.
+        let stripe = presets::stripe().secrets(["whsec_receiver_test"]).unwrap();
+        let body = r#"{"id":"evt_receiver_1","object":"event","type":"charge.succeeded"}"#;
+        let (status, _) = send(
+            &base,
+            signed_request(&stripe, "/webhooks/stripe", body),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200);
+
+        // Twilio: a form body, signed over HOOKGATE_PUBLIC_URL + the route.
+        let twilio = presets::twilio("https://hooks.example.com/webhooks/twilio")
+            .secrets(["twilio-token"])
+            .unwrap();
+        let form = "MessageSid=SM1&Body=Hello+there&From=%2B15558675310";
+        let (status, answer) = send(
+            &base,
+            signed_request(&twilio, "/webhooks/twilio", form),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("handled")));
+
+        // Unset variable: not mounted.
+        let discord = reqwest::Client::new()
+            .post(format!("{base}/webhooks/discord"))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(discord.status().as_u16(), 404);
+
+        let printed = String::from_utf8(sink.lock().unwrap().clone()).unwrap();
+        let lines: Vec<serde_json::Value> = printed
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        let twilio_key = const_hex::encode(<sha2::Sha256 as sha2::Digest>::digest(form));
+        assert_eq!(
+            lines,
+            [
+                serde_json::json!({"provider":"github","event":"issues","key":"72d3162e-cc78-11e3-81ab-4c9367dc0958","typed":true}),
+                serde_json::json!({"provider":"stripe","event":"charge.succeeded","key":"evt_receiver_1","typed":true}),
+                serde_json::json!({"provider":"twilio","event":"request","key":twilio_key,"typed":false}),
+            ]
+        );
+        // Field order as other tools read it.
+        assert!(printed.starts_with(r#"{"provider":"github","event":"issues","key":"#));
     }
 }

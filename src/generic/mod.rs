@@ -5,6 +5,7 @@
 
 mod envelope;
 mod events;
+pub mod presets;
 mod scheme;
 mod sign;
 mod template;
