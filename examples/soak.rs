@@ -139,6 +139,15 @@ fn request(keyring: &Keyring, run: u64, id: u64) -> Vec<u8> {
 
 /// Reads one response; returns its status and whether its body says `duplicate`.
 async fn response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<(u16, bool)> {
+    let (status, body) = response_body(stream, buf).await?;
+    Ok((status, body.windows(9).any(|w| w == b"duplicate")))
+}
+
+/// Reads one response; returns its status and body.
+async fn response_body<'b>(
+    stream: &mut TcpStream,
+    buf: &'b mut Vec<u8>,
+) -> std::io::Result<(u16, &'b [u8])> {
     buf.clear();
     let mut chunk = [0u8; 2048];
     loop {
@@ -165,9 +174,7 @@ async fn response(stream: &mut TcpStream, buf: &mut Vec<u8>) -> std::io::Result<
                 }
                 buf.extend_from_slice(&chunk[..n]);
             }
-            let body = &buf[end + 4..end + 4 + length];
-            let duplicate = body.windows(9).any(|w| w == b"duplicate");
-            return Ok((status, duplicate));
+            return Ok((status, &buf[end + 4..end + 4 + length]));
         }
     }
 }
@@ -182,7 +189,40 @@ struct Tally {
     missed_duplicates: AtomicU64,
     /// A new delivery answered `duplicate`.
     false_duplicates: AtomicU64,
-    non_2xx: AtomicU64,
+    /// Answers other than 2xx, by status (index: status / 100 * 100 + status % 100, up to 599).
+    by_status: Vec<AtomicU64>,
+    /// A resent delivery whose first copy was refused (a 503 when the inbox was full, say):
+    /// either answer is right, it is counted apart.
+    resent_refused: AtomicU64,
+    /// Bit `i`: delivery `i` (a first copy) was answered 2xx.
+    accepted: Vec<AtomicU64>,
+}
+
+impl Tally {
+    fn new(deliveries: u64) -> Self {
+        Self {
+            by_status: (0..600).map(|_| AtomicU64::new(0)).collect(),
+            accepted: (0..deliveries.div_ceil(64))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    fn non_2xx(&self) -> u64 {
+        self.by_status
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
+    }
+
+    fn accept(&self, i: u64) {
+        self.accepted[(i / 64) as usize].fetch_or(1 << (i % 64), Ordering::Relaxed);
+    }
+
+    fn was_accepted(&self, i: u64) -> bool {
+        self.accepted[(i / 64) as usize].load(Ordering::Relaxed) & (1 << (i % 64)) != 0
+    }
 }
 
 /// One sample of the receiver.
@@ -193,6 +233,31 @@ struct Sample {
     rss_kib: u64,
     fds: u64,
     db_bytes: Option<u64>,
+    /// The receiver's own gauges (its `GET /metrics`): inbox events pending, and the oldest
+    /// pending age in seconds (sampled by its workers every 10 s).
+    gauges: Option<(f64, f64)>,
+}
+
+/// Reads `hookgate_inbox_depth{state="pending"}` and `hookgate_inbox_oldest_pending_age` from
+/// the receiver's `GET /metrics` (on a connection of its own).
+async fn inbox_gauges(addr: SocketAddr) -> Option<(f64, f64)> {
+    let mut stream = TcpStream::connect(addr).await.ok()?;
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .ok()?;
+    let mut buf = Vec::new();
+    let (_, body) = response_body(&mut stream, &mut buf).await.ok()?;
+    let text = std::str::from_utf8(body).ok()?;
+    let value = |prefix: &str| {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    Some((
+        value("hookgate_inbox_depth{state=\"pending\"}")?,
+        value("hookgate_inbox_oldest_pending_age")?,
+    ))
 }
 
 fn rss_kib(pid: u32) -> u64 {
@@ -259,7 +324,7 @@ async fn soak(
 ) -> (Vec<Sample>, bool) {
     let run = mix(u64::from(std::process::id()) ^ mode.len() as u64) % 1_000_000;
     let keyring = Arc::new(Keyring::new([SECRET]).unwrap());
-    let tally = Arc::new(Tally::default());
+    let tally = Arc::new(Tally::new(args.deliveries));
     let next = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let start = tokio::time::Instant::now();
@@ -285,12 +350,16 @@ async fn soak(
                     .expect("write");
                 let (status, duplicate) = response(&mut stream, &mut buf).await.expect("read");
                 tally.answered.fetch_add(1, Ordering::Relaxed);
+                if id == i && (200..300).contains(&status) {
+                    tally.accept(i);
+                }
                 let counter = match (status, id == i, duplicate) {
                     (200..=299, true, false) => &tally.new,
+                    (200..=299, false, _) if !tally.was_accepted(id) => &tally.resent_refused,
                     (200..=299, false, true) => &tally.duplicates,
                     (200..=299, false, false) => &tally.missed_duplicates,
                     (200..=299, true, true) => &tally.false_duplicates,
-                    _ => &tally.non_2xx,
+                    _ => &tally.by_status[usize::from(status.min(599))],
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
             }
@@ -306,6 +375,10 @@ async fn soak(
         let answered = tally.answered.load(Ordering::Relaxed);
         let rate = (answered - last.1) as f64 / (at - last.0).as_secs_f64().max(1e-9);
         last = (at, answered);
+        let gauges = match db {
+            Some(_) => inbox_gauges(addr).await,
+            None => None,
+        };
         let sample = Sample {
             at,
             answered,
@@ -313,6 +386,7 @@ async fn soak(
             rss_kib: rss_kib(pid),
             fds: fds(pid),
             db_bytes: db.map(db_bytes),
+            gauges,
         };
         eprintln!(
             "{mode} {:>6.0} s: {:>9} answered, {:>6.0}/s, RSS {:>7.1} MiB, {:>3} fds{}",
@@ -325,6 +399,10 @@ async fn soak(
                 .db_bytes
                 .map(|b| format!(", inbox files {:.0} MiB", b as f64 / 1048576.0))
                 .unwrap_or_default()
+                + &sample
+                    .gauges
+                    .map(|(p, a)| format!(", {p:.0} pending, oldest {a:.1} s"))
+                    .unwrap_or_default()
         );
         samples.push(sample);
         if tasks.iter().all(|t| t.is_finished()) {
@@ -336,18 +414,28 @@ async fn soak(
         task.await.expect("a connection failed");
     }
     let n = |c: &AtomicU64| c.load(Ordering::Relaxed);
+    let refused: Vec<String> = tally
+        .by_status
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.load(Ordering::Relaxed) > 0)
+        .map(|(status, c)| format!("{} x {status}", c.load(Ordering::Relaxed)))
+        .collect();
     println!(
-        "\n{mode}: {} answered in {:.0} s ({:.0}/s): {} new, {} duplicates; {} duplicates answered as new, {} new answered duplicate, {} non-2xx",
+        "\n{mode}: {} answered in {:.0} s ({:.0}/s): {} new, {} duplicates, {} resends of a refused delivery; \
+         {} duplicates answered as new, {} new answered duplicate, {} non-2xx ({})",
         n(&tally.answered),
         start.elapsed().as_secs_f64(),
         n(&tally.answered) as f64 / start.elapsed().as_secs_f64(),
         n(&tally.new),
         n(&tally.duplicates),
+        n(&tally.resent_refused),
         n(&tally.missed_duplicates),
         n(&tally.false_duplicates),
-        n(&tally.non_2xx),
+        tally.non_2xx(),
+        refused.join(", "),
     );
-    let right = n(&tally.missed_duplicates) + n(&tally.false_duplicates) + n(&tally.non_2xx) == 0;
+    let right = n(&tally.missed_duplicates) + n(&tally.false_duplicates) + tally.non_2xx() == 0;
     (samples, right)
 }
 
@@ -357,11 +445,15 @@ fn report(mode: &str, samples: &[Sample]) {
     let sqlite = samples.iter().any(|s| s.db_bytes.is_some());
     println!(
         "\n| {mode}: time (s) | answered | rate (/s) | VmRSS (MiB) | open fds |{}",
-        if sqlite { " inbox files (MiB) |" } else { "" }
+        if sqlite {
+            " inbox files (MiB) | pending | oldest pending (s) |"
+        } else {
+            ""
+        }
     );
     println!(
         "| ---: | ---: | ---: | ---: | ---: |{}",
-        if sqlite { " ---: |" } else { "" }
+        if sqlite { " ---: | ---: | ---: |" } else { "" }
     );
     for (k, s) in samples.iter().enumerate() {
         if k % step != 0 && k + 1 != samples.len() {
@@ -377,6 +469,11 @@ fn report(mode: &str, samples: &[Sample]) {
             s.db_bytes
                 .map(|b| format!(" {:.1} |", b as f64 / 1048576.0))
                 .unwrap_or_default()
+                + &match (s.db_bytes, s.gauges) {
+                    (Some(_), Some((pending, age))) => format!(" {pending:.0} | {age:.1} |"),
+                    (Some(_), None) => " | |".to_owned(),
+                    _ => String::new(),
+                }
         );
     }
     let spread = |range: &[Sample], f: fn(&Sample) -> u64| {
