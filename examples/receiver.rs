@@ -514,11 +514,24 @@ fn router(settings: &Settings, app: App, pool: &mut inbox::Pool, env: Env<'_>) -
 }
 
 /// With feature `metrics`: a Prometheus recorder, and `GET /metrics` serving its text.
+///
+/// The recorder keeps every histogram sample until its upkeep drains them into the summaries:
+/// `install_recorder` spawns no upkeep, so a task runs it every 5 s (without it, memory grows
+/// by every handler duration recorded until someone scrapes `/metrics`; the soak run of
+/// `BENCHMARKS.md` showed it).
 #[cfg(feature = "metrics")]
 fn with_metrics(router: Router) -> Router {
     let handle = metrics_exporter_prometheus::PrometheusBuilder::new()
         .install_recorder()
         .unwrap_or_else(|e| fail(format_args!("cannot install the metrics recorder: {e}")));
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            every.tick().await;
+            upkeep.run_upkeep();
+        }
+    });
     router.route("/metrics", get(move || std::future::ready(handle.render())))
 }
 

@@ -17,6 +17,7 @@
 //! | `hookgate.inbox.attempts` | counter | `{attempt}` | `provider`, `event`, `outcome` | inbox handler attempts: `done`, `retry`, `dead` |
 //! | `hookgate.inbox.dead` | counter | `{event}` | `provider`, `event` | events that went dead (kept, replayable) |
 //! | `hookgate.inbox.depth` | gauge | `{event}` | `state` | events `pending`, `running` and `dead`, sampled by the workers every 10 s |
+//! | `hookgate.inbox.oldest_pending.age` | gauge | `s` | | how long the longest-waiting claimable event has waited for a worker since it fell due (stored, retry due, or lease of a dead worker expired); 0 when nothing is due; sampled with the depth: how far behind the workers are |
 //! | `hookgate.dedup.errors` | counter | `{error}` | `provider`, `operation` | dedup store failures (`claim`, `commit`, `release`) |
 //! | `hookgate.inbox.errors` | counter | `{error}` | `operation` | inbox storage failures (`insert`, `claim`, `complete`, ...) |
 //!
@@ -35,6 +36,7 @@ mod on {
     pub(crate) const INBOX_ATTEMPTS: &str = "hookgate.inbox.attempts";
     pub(crate) const INBOX_DEAD: &str = "hookgate.inbox.dead";
     pub(crate) const INBOX_DEPTH: &str = "hookgate.inbox.depth";
+    pub(crate) const INBOX_OLDEST_AGE: &str = "hookgate.inbox.oldest_pending.age";
     pub(crate) const DEDUP_ERRORS: &str = "hookgate.dedup.errors";
     pub(crate) const INBOX_ERRORS: &str = "hookgate.inbox.errors";
 
@@ -54,6 +56,11 @@ mod on {
             describe_counter!(INBOX_ATTEMPTS, Unit::Count, "Inbox handler attempts");
             describe_counter!(INBOX_DEAD, Unit::Count, "Inbox events that went dead");
             describe_gauge!(INBOX_DEPTH, Unit::Count, "Inbox events by state");
+            describe_gauge!(
+                INBOX_OLDEST_AGE,
+                Unit::Seconds,
+                "How long the longest-waiting due inbox event has waited for a worker"
+            );
             describe_counter!(DEDUP_ERRORS, Unit::Count, "Dedup store failures");
             describe_counter!(INBOX_ERRORS, Unit::Count, "Inbox storage failures");
         });
@@ -100,11 +107,12 @@ mod on {
         }
     }
 
-    pub(crate) fn inbox_depth(pending: u64, running: u64, dead: u64) {
+    pub(crate) fn inbox_backlog(pending: u64, running: u64, dead: u64, oldest_age: Duration) {
         describe();
         metrics::gauge!(INBOX_DEPTH, "state" => "pending").set(pending as f64);
         metrics::gauge!(INBOX_DEPTH, "state" => "running").set(running as f64);
         metrics::gauge!(INBOX_DEPTH, "state" => "dead").set(dead as f64);
+        metrics::gauge!(INBOX_OLDEST_AGE).set(oldest_age.as_secs_f64());
     }
 
     pub(crate) fn dedup_error(provider: &'static str, operation: &'static str) {
@@ -130,7 +138,7 @@ mod on {
     }
     pub(crate) fn in_flight(_: &'static str, _: f64) {}
     pub(crate) fn inbox_attempt(_: &'static str, _: &'static str, _: &'static str) {}
-    pub(crate) fn inbox_depth(_: u64, _: u64, _: u64) {}
+    pub(crate) fn inbox_backlog(_: u64, _: u64, _: u64, _: Duration) {}
     pub(crate) fn dedup_error(_: &'static str, _: &'static str) {}
     pub(crate) fn inbox_error(_: &'static str) {}
 }

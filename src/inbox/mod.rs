@@ -141,6 +141,25 @@ pub trait Inbox: Send + Sync + 'static {
     /// Counts of events per state.
     fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>>;
 
+    /// What the workers' gauges show (feature `metrics`): the events not done and when the
+    /// longest-waiting claimable one fell due. The workers read it every 10 s, never per
+    /// delivery; the SQL engines answer it with one query over the `(state, next_at)` index
+    /// that reads the pending, running and dead rows only (bounded by the inbox's maximum of
+    /// pending events plus the dead), never the done rows, which are most of a busy inbox.
+    ///
+    /// The default reads [`counts`](Self::counts) and knows no due time.
+    fn backlog(&self) -> BoxFuture<'_, Result<Backlog, InboxError>> {
+        Box::pin(async move {
+            let counts = self.counts().await?;
+            Ok(Backlog {
+                pending: counts.pending,
+                running: counts.running,
+                dead: counts.dead,
+                oldest_due: None,
+            })
+        })
+    }
+
     /// Notified (with `notify_waiters`) whenever an event may have become claimable.
     fn notifier(&self) -> Arc<tokio::sync::Notify>;
 }
@@ -222,6 +241,36 @@ pub struct Counts {
     pub done: u64,
     /// Failed for good.
     pub dead: u64,
+}
+
+/// The events not done and how long the oldest claimable one has waited, from
+/// [`Inbox::backlog`]: what the workers' `hookgate.inbox.depth` and
+/// `hookgate.inbox.oldest_pending.age` gauges show.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backlog {
+    /// Waiting for an attempt (due or not).
+    pub pending: u64,
+    /// Claimed by a worker (its lease may have expired).
+    pub running: u64,
+    /// Failed for good.
+    pub dead: u64,
+    /// When the longest-waiting claimable event fell (or falls) due: the earliest due time of
+    /// the pending events (a new event is due when stored, a failed one when its retry is) and
+    /// of the lease ends of the running ones (a worker that died leaves its event due when the
+    /// lease ends). `None` when nothing is pending or running.
+    pub oldest_due: Option<SystemTime>,
+}
+
+impl Backlog {
+    /// How long the longest-waiting claimable event has waited for a worker at `now`: zero
+    /// when nothing is due (an empty inbox, or only retries and leases still to come).
+    #[must_use]
+    pub fn oldest_pending_age(&self, now: SystemTime) -> Duration {
+        self.oldest_due
+            .and_then(|due| now.duration_since(due).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// A delivery to store: what the pipeline knows once it is verified and its envelope read.

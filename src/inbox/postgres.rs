@@ -14,8 +14,8 @@ use sqlx::{
 use tokio::sync::Notify;
 
 use super::{
-    ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted, MAX_PAGE,
-    NewEvent, State, StoredEvent, encode_headers,
+    Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
+    MAX_PAGE, NewEvent, State, StoredEvent, encode_headers,
     sql::{self, COLUMNS, stored_from_row, token, unavailable},
     to_millis,
 };
@@ -439,6 +439,22 @@ impl Inbox for PostgresInbox {
                 rows.iter()
                     .map(|row| Ok((row.try_get("state")?, row.try_get("n")?))),
             )
+        })
+    }
+
+    fn backlog(&self) -> BoxFuture<'_, Result<Backlog, InboxError>> {
+        Box::pin(async move {
+            let rows = sqlx::query(sql::BACKLOG_BY_STATE)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(unavailable)?;
+            sql::backlog(rows.iter().map(|row| {
+                Ok((
+                    row.try_get("state")?,
+                    row.try_get("n")?,
+                    row.try_get("due")?,
+                ))
+            }))
         })
     }
 

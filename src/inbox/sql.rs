@@ -68,6 +68,35 @@ pub(super) fn counts(
     Ok(counts)
 }
 
+/// The backlog of [`Inbox::backlog`](super::Inbox::backlog): count and earliest `next_at` of
+/// the pending, running and dead events, by state, through the `(state, next_at)` index (the
+/// done rows are never read); its rows are `(state, n, due)`.
+pub(super) const BACKLOG_BY_STATE: &str = "SELECT state, COUNT(*) AS n, MIN(next_at) AS due \
+    FROM hookgate_inbox WHERE state IN (0, 1, 3) GROUP BY state";
+
+/// [`Backlog`](super::Backlog) from the `(state, n, due)` rows of [`BACKLOG_BY_STATE`].
+pub(super) fn backlog(
+    rows: impl IntoIterator<Item = Result<(i64, i64, Option<i64>), sqlx::Error>>,
+) -> Result<super::Backlog, super::InboxError> {
+    let mut backlog = super::Backlog::default();
+    for row in rows {
+        let (state, n, due) = row.map_err(unavailable)?;
+        let n = u64::try_from(n).unwrap_or(0);
+        match super::State::from_code(state)? {
+            super::State::Pending => backlog.pending = n,
+            super::State::Running => backlog.running = n,
+            super::State::Dead => backlog.dead = n,
+            super::State::Done => continue,
+        }
+        if state != super::State::Dead.code()
+            && let Some(due) = due.map(super::from_millis)
+        {
+            backlog.oldest_due = Some(backlog.oldest_due.map_or(due, |d| d.min(due)));
+        }
+    }
+    Ok(backlog)
+}
+
 /// A database error as the inbox's.
 pub(super) fn unavailable(error: sqlx::Error) -> super::InboxError {
     super::InboxError::Unavailable(Box::new(error))

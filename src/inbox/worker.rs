@@ -26,7 +26,8 @@ pub const DEFAULT_CONCURRENCY: usize = 8;
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How often a pool purges done events past their dedup TTL.
 const PURGE_EVERY: Duration = Duration::from_secs(60);
-/// How often the workers sample the inbox's depth for metrics (feature `metrics`).
+/// How often the workers sample the inbox's backlog (depth, oldest pending age) for metrics
+/// (feature `metrics`).
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
 /// Default lease margin: a claim lasts the handler timeout plus this, so a dead worker's events
@@ -211,11 +212,14 @@ impl Workers {
             if crate::metrics::ENABLED && last_sample.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY)
             {
                 last_sample = Some(std::time::Instant::now());
-                match self.inbox.counts().await {
-                    Ok(counts) => {
-                        crate::metrics::inbox_depth(counts.pending, counts.running, counts.dead)
-                    }
-                    Err(_) => crate::metrics::inbox_error("counts"),
+                match self.inbox.backlog().await {
+                    Ok(backlog) => crate::metrics::inbox_backlog(
+                        backlog.pending,
+                        backlog.running,
+                        backlog.dead,
+                        backlog.oldest_pending_age(SystemTime::now()),
+                    ),
+                    Err(_) => crate::metrics::inbox_error("backlog"),
                 }
             }
             if last_purge.is_none_or(|at| at.elapsed() >= PURGE_EVERY) {
