@@ -128,6 +128,7 @@ macro_rules! catalogue {
         $(
             impl $crate::event::Event for $variant {
                 const NAMES: &'static [&'static str] = &[$name];
+                const DECODE_CHECKS_JSON: bool = true;
 
                 fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                     $crate::event::decode_json(raw)
@@ -177,6 +178,8 @@ macro_rules! catalogue {
 
         impl $crate::event::Event for $enum {
             const NAMES: &'static [&'static str] = &[$($name),+];
+            // Every name decodes with its variant's `decode_json`.
+            const DECODE_CHECKS_JSON: bool = true;
 
             fn decode(name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                 match name {

@@ -21,8 +21,8 @@ use crate::{
     delivery::Delivery,
     event::{Event, EventOf, UnknownEvent, UnknownReason},
     future::{BoxFuture, ResponseFuture},
-    pipeline::{self, Config, Handled, config_methods},
-    provider::Provider,
+    pipeline::{self, Config, Handled, JsonCheck, config_methods},
+    provider::{EnvelopeError, Provider, is_json},
     rejection::{Ack, Rejection},
 };
 
@@ -356,9 +356,12 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         if extra.is_some() {
             return Err(BuildError::DuplicateCatchAll);
         }
+        // The typed decodes check the body is JSON; `Router::dispatch` checks the others.
+        let mut config = self.config;
+        config.json_check = JsonCheck::Dispatcher;
         Ok(Dispatcher {
             provider: Arc::new(self.provider),
-            config: Arc::new(self.config),
+            config: Arc::new(config),
             router: Arc::new(Router {
                 routes,
                 any,
@@ -376,6 +379,11 @@ where
     H: Handler<T, S, M>,
 {
     Arc::new(move |delivery: Delivery, state: S| {
+        if !T::DECODE_CHECKS_JSON && !is_json(delivery.raw()) {
+            // Refused by the dispatcher (it checks again on the drift path).
+            let error = crate::event::DecodeError::custom("the body is not JSON");
+            return Err(Box::new((error, delivery, state)));
+        }
         match T::decode(delivery.event(), delivery.raw()) {
             Ok(event) => Ok(handler.call(event, delivery, state)),
             Err(error) => Err(Box::new((error, delivery, state))),
@@ -421,6 +429,9 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 }
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
+                    if !is_json(delivery.raw()) {
+                        return not_json::<P>(&event, &key);
+                    }
                     tracing::warn!(
                         provider = P::NAME,
                         event = &*event,
@@ -437,6 +448,10 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 }
             },
             None => {
+                // No typed decode read the body: check it is JSON before anything sees it.
+                if !is_json(delivery.raw()) {
+                    return not_json::<P>(&event, &key);
+                }
                 let reason = if <P::Event as Event>::accepts(delivery.event()) {
                     UnknownReason::Unhandled
                 } else {
@@ -465,6 +480,15 @@ impl<P: Provider, S: Clone> Router<P, S> {
             }
         }
     }
+}
+
+/// The answer to a verified body that is not JSON (the envelope read its top level only):
+/// 400, as the pipeline answers it; no handler ran, and the key is released.
+fn not_json<P: Provider>(event: &str, key: &str) -> Result<Ack, Rejection> {
+    let rejection = Rejection::Envelope(EnvelopeError::NotJson);
+    let code = rejection.code();
+    tracing::warn!(provider = P::NAME, event, key, code, "refused: {rejection}");
+    Err(rejection)
 }
 
 /// Runs a handler's future, recording its duration when metrics are on (no clock read when
@@ -597,8 +621,9 @@ where
             self.config.clone(),
             request,
             move |accepted| async move {
-                let response = pipeline::respond(router.dispatch(accepted.into_delivery()).await);
-                Handled::<_, Infallible>::Response(response)
+                Handled::<Response<Full<Bytes>>, Infallible>::Own(
+                    router.dispatch(accepted.into_delivery()).await,
+                )
             },
         ));
         ResponseFuture::new(pipeline::span(P::NAME), future)

@@ -25,7 +25,7 @@ use crate::{
     dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
     delivery::{Delivery, redact},
     keyring::{Match, Tenant, Verifier},
-    provider::{Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody},
+    provider::{Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody, is_json},
     rejection::{Ack, Rejection},
     secrets::{Plan, Refusal, Selected},
 };
@@ -49,6 +49,21 @@ pub(crate) struct Config {
     pub(crate) namespace: Option<Arc<str>>,
     /// With a store: deliveries are stored in the inbox instead of handled inline.
     pub(crate) inbox: crate::inbox::InboxSettings,
+    /// Who checks that the whole body is JSON (the envelope reads its top level only).
+    pub(crate) json_check: JsonCheck,
+}
+
+/// Who checks that a verified body is well-formed JSON, beyond the top level that
+/// [`Provider::envelope`] reads: a signed body that is not JSON is answered 400
+/// ([`EnvelopeError::NotJson`]) before any handler or inner service sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JsonCheck {
+    /// The pipeline, before the next stage (an inner service that gets the raw body).
+    Pipeline,
+    /// The dispatcher: the typed handler's decode is the check (one pass over the body),
+    /// and it checks the body itself when no typed decode did. The pipeline still checks a
+    /// body it stores in an inbox, and a duplicate's before answering it.
+    Dispatcher,
 }
 
 /// Default body limit: 1 MiB.
@@ -77,6 +92,7 @@ impl Default for Config {
             buffered: Arc::new(Budget::new(DEFAULT_MAX_BUFFERED_BYTES)),
             namespace: None,
             inbox: Default::default(),
+            json_check: JsonCheck::Pipeline,
         }
     }
 }
@@ -211,6 +227,9 @@ impl Accepted {
 pub(crate) enum Handled<R, E> {
     /// The next stage answered; a 2xx commits the key, anything else releases it.
     Response(R),
+    /// The dispatcher's own answer: an acknowledgement commits the key, a refusal releases
+    /// it; the pipeline builds the response (and knows the outcome without reading it back).
+    Own(Result<Ack, Rejection>),
     /// The inner service failed: release the key and pass the error on.
     Error(E),
 }
@@ -267,16 +286,10 @@ where
     };
     let outcome = match &result {
         Ok(Outcome::Rejected(rejection)) => rejection.code(),
-        Ok(Outcome::Ack(Ack::Duplicate)) => "duplicate",
-        Ok(Outcome::Ack(Ack::Ignored)) => "ignored",
-        Ok(Outcome::Ack(Ack::Handled)) => "handled",
-        Ok(Outcome::Ack(Ack::Accepted)) => "accepted",
+        Ok(Outcome::Ack(ack)) => ack.code(),
         Ok(Outcome::Answered(_)) => "challenge",
-        Ok(Outcome::Inner(response)) => match response.extensions().get::<OutcomeCode>() {
-            Some(OutcomeCode(code)) => code,
-            None if response.status().is_success() => "handled",
-            None => "handler_refused",
-        },
+        Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
+        Ok(Outcome::Inner(_)) => "handler_refused",
         Err(_) => "inner_error",
     };
     tracing::Span::current().record("outcome", outcome);
@@ -477,8 +490,26 @@ where
     };
     let envelope = match provider.envelope(&parts.headers, text) {
         Ok(envelope) => envelope,
-        Err(error) => return Ok(context.refuse(Rejection::Envelope(error))),
+        Err(error) => {
+            // The envelope read the top level only: a field it found missing, empty or
+            // repeated is the problem only if the body is JSON at all.
+            let error = match error {
+                EnvelopeError::MissingDiscriminator(_) | EnvelopeError::EmptyDiscriminator(_)
+                    if !is_json(&raw) =>
+                {
+                    EnvelopeError::NotJson
+                }
+                error => error,
+            };
+            return Ok(context.refuse(Rejection::Envelope(error)));
+        }
     };
+    // The whole body's check, unless the dispatcher's typed decode makes it (an inbox stores
+    // the body for later: checked now).
+    let checked = config.json_check == JsonCheck::Pipeline || config.inbox.store.is_some();
+    if checked && !is_json(&raw) {
+        return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotJson)));
+    }
     if let Some(tenant) = &verified.tenant
         && let Some(named) = provider.envelope_tenant(&envelope)
         && named != tenant.as_str()
@@ -553,6 +584,10 @@ where
 
     let lease = match config.store.claim(&dedup_key, config.lease).await {
         Ok(Claim::Acquired(lease)) => lease,
+        Ok(Claim::Done) if !checked && !is_json(&raw) => {
+            // Answered as the first delivery of this body was (no handler saw it then either).
+            return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotJson)));
+        }
         Ok(Claim::Done) => {
             tracing::debug!("duplicate delivery acknowledged; handler not called");
             return Ok(Outcome::Ack(Ack::Duplicate));
@@ -618,6 +653,16 @@ where
         Ok(Handled::Response(response)) => {
             guard.release().await;
             Ok(Outcome::Inner(response))
+        }
+        Ok(Handled::Own(Ok(ack))) => {
+            guard
+                .commit(config.dedup_ttl.unwrap_or_else(|| provider.dedup_ttl()))
+                .await;
+            Ok(Outcome::Ack(ack))
+        }
+        Ok(Handled::Own(Err(rejection))) => {
+            guard.release().await;
+            Ok(Outcome::Rejected(rejection))
         }
         Ok(Handled::Error(error)) => {
             guard.release().await;
@@ -1098,24 +1143,6 @@ impl Drop for LeaseGuard {
         }
     }
 }
-
-/// Turns a handler's outcome into the next stage's response (used by the dispatcher).
-pub(crate) fn respond(result: Result<Ack, Rejection>) -> Response<Full<Bytes>> {
-    let (mut response, code) = match result {
-        Ok(ack) => (ack.into_response(), OutcomeCode(ack.code())),
-        Err(rejection) => {
-            let code = OutcomeCode(rejection.code());
-            (rejection.into_response(), code)
-        }
-    };
-    response.extensions_mut().insert(code);
-    response
-}
-
-/// What the dispatcher's own answer was (`handled`, `ignored`, `handler_error`, ...), carried
-/// on its response so that the delivery's span and metrics name it precisely.
-#[derive(Clone, Copy)]
-pub(crate) struct OutcomeCode(pub(crate) &'static str);
 
 #[cfg(test)]
 mod lease_guard_tests {

@@ -361,6 +361,197 @@ pub fn parse_envelope<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, Envelo
     })
 }
 
+/// The top-level fields `names` of a verified JSON object, found in one skim over the body:
+/// each is its string value (borrowed unless it has escapes) or absent, as [`LenientStr`]
+/// reads it (a number, `null`, an array or an object reads as absent).
+///
+/// This is what the built-in providers' [`Provider::envelope`] uses: it reads the top level
+/// of the object and steps over nested values (strings, brackets) without decoding them,
+/// which costs a fraction of a parse. It refuses what the envelope refuses:
+///
+/// - a body that is not an object ([`EnvelopeError::NotObject`]) or whose top level is not
+///   well-formed JSON ([`EnvelopeError::NotJson`]);
+/// - a field of `names` given twice (which value did the sender mean?), answered like a
+///   repeated field of [`parse_envelope`]: [`EnvelopeError::MissingDiscriminator`]
+///   (`"discriminator"`).
+///
+/// It does **not** check the nested values: the pipeline checks the whole body is JSON before
+/// any handler or inner service sees it, in the handler's typed decode when there is one
+/// (one full pass per delivery), or with a validating skip when there is none. Keys with
+/// escapes (`"ev\u0065nt"`) are unescaped before they are compared, as serde does.
+pub fn scan_envelope<'a, const N: usize>(
+    body: &'a str,
+    names: &[&'static str; N],
+) -> Result<[LenientStr<'a>; N], EnvelopeError> {
+    let mut fields: [LenientStr<'a>; N] = std::array::from_fn(|_| LenientStr::default());
+    let mut seen = [false; N];
+    let bytes = body.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return Err(not_an_object(body));
+    }
+    at = skip_space(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        at += 1;
+    } else {
+        loop {
+            if bytes.get(at) != Some(&b'"') {
+                return Err(EnvelopeError::NotJson);
+            }
+            let key = string_at(bytes, at)?;
+            at = skip_space(bytes, key.end);
+            if bytes.get(at) != Some(&b':') {
+                return Err(EnvelopeError::NotJson);
+            }
+            at = skip_space(bytes, at + 1);
+            let slot = if key.escaped {
+                let key = key.decode(body)?;
+                names.iter().position(|name| *name == key)
+            } else {
+                let key = &body[key.start + 1..key.end - 1];
+                names.iter().position(|name| *name == key)
+            };
+            let value = if bytes.get(at) == Some(&b'"') {
+                let string = string_at(bytes, at)?;
+                at = string.end;
+                slot.map(|_| string.decode(body)).transpose()?
+            } else {
+                at = skip_value(bytes, at)?;
+                None
+            };
+            if let Some(slot) = slot {
+                if std::mem::replace(&mut seen[slot], true) {
+                    return Err(EnvelopeError::MissingDiscriminator("discriminator"));
+                }
+                fields[slot] = LenientStr(value);
+            }
+            at = skip_space(bytes, at);
+            match bytes.get(at) {
+                Some(b',') => at = skip_space(bytes, at + 1),
+                Some(b'}') => {
+                    at += 1;
+                    break;
+                }
+                _ => return Err(EnvelopeError::NotJson),
+            }
+        }
+    }
+    if skip_space(bytes, at) != bytes.len() {
+        return Err(EnvelopeError::NotJson);
+    }
+    Ok(fields)
+}
+
+/// Whether `body` is one well-formed JSON value: a validating skip over all of it, building
+/// nothing (the check [`scan_envelope`] leaves to the pipeline).
+pub(crate) fn is_json(body: &[u8]) -> bool {
+    serde_json::from_slice::<IgnoredAny>(body).is_ok()
+}
+
+/// Why a body that does not start with `{` is refused.
+fn not_an_object(body: &str) -> EnvelopeError {
+    match serde_json::from_str::<IgnoredAny>(body) {
+        Ok(_) => EnvelopeError::NotObject,
+        Err(_) => EnvelopeError::NotJson,
+    }
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\n' | b'\r' | b'\t') = bytes.get(at) {
+        at += 1;
+    }
+    at
+}
+
+/// A JSON string literal in the body: `start` at its opening quote, `end` past its closing one.
+struct Literal {
+    start: usize,
+    end: usize,
+    escaped: bool,
+}
+
+impl Literal {
+    /// Its value: borrowed when it has no escape, else unescaped by serde_json.
+    fn decode<'a>(&self, body: &'a str) -> Result<Cow<'a, str>, EnvelopeError> {
+        let quoted = &body[self.start..self.end];
+        if self.escaped {
+            serde_json::from_str::<String>(quoted)
+                .map(Cow::Owned)
+                .map_err(|_| EnvelopeError::NotJson)
+        } else {
+            Ok(Cow::Borrowed(&quoted[1..quoted.len() - 1]))
+        }
+    }
+}
+
+/// The string literal opening at `start` (a `"`).
+fn string_at(bytes: &[u8], start: usize) -> Result<Literal, EnvelopeError> {
+    let mut at = start + 1;
+    let mut escaped = false;
+    loop {
+        match memchr::memchr2(b'"', b'\\', &bytes[at..]) {
+            None => return Err(EnvelopeError::NotJson),
+            Some(n) if bytes[at + n] == b'"' => {
+                return Ok(Literal {
+                    start,
+                    end: at + n + 1,
+                    escaped,
+                });
+            }
+            Some(n) => {
+                // A backslash: it and the character it escapes (a `u` escape's four hex digits
+                // hold no quote or backslash).
+                escaped = true;
+                at += n + 2;
+                if at > bytes.len() {
+                    return Err(EnvelopeError::NotJson);
+                }
+            }
+        }
+    }
+}
+
+/// Steps over the value at `at` (not a string): a number, `true`, `false`, `null`, or an
+/// array or object, whose strings are stepped over as literals. Only the brackets are
+/// counted; what is between them is checked later, with the whole body.
+fn skip_value(bytes: &[u8], at: usize) -> Result<usize, EnvelopeError> {
+    match bytes.get(at) {
+        Some(b'{' | b'[') => {
+            let (mut depth, mut at) = (0usize, at);
+            while let Some(&byte) = bytes.get(at) {
+                match byte {
+                    b'"' => {
+                        at = string_at(bytes, at)?.end;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Ok(at + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                at += 1;
+            }
+            Err(EnvelopeError::NotJson)
+        }
+        Some(_) => {
+            let end = bytes[at..]
+                .iter()
+                .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'))
+                .map_or(bytes.len(), |n| at + n);
+            if end == at {
+                Err(EnvelopeError::NotJson)
+            } else {
+                Ok(end)
+            }
+        }
+        None => Err(EnvelopeError::NotJson),
+    }
+}
+
 /// A string field that never fails to parse: anything that is not a string reads as absent.
 ///
 /// For envelope fields like the dedup key, where a provider's drift must not turn into a 400.
@@ -583,6 +774,70 @@ mod tests {
         );
         let e: Env<'_> = parse_envelope(r#"{"event":5}"#).unwrap();
         assert_eq!(e.event.0, None);
+    }
+
+    /// `scan_envelope` against the full parse it replaces: on well-formed JSON they agree on
+    /// every field and every refusal; on malformed JSON the scan may accept (it reads the top
+    /// level only), and then the whole-body check refuses.
+    #[test]
+    fn scan_envelope_agrees_with_the_full_parse() {
+        let mut bodies: Vec<String> = [
+            r#"{"id":"k","event":"a.b","x":[1,{"y":null}]}"#,
+            r#"  {"x":{"event":"nested","id":"no"},"event":"top","id":"k"}  "#,
+            r#"{"s":"a \"quoted\" {brace} [bracket]","event":"e"}"#,
+            r#"{"s":"ends with a backslash \\","event":"e","id":"k"}"#,
+            r#"{"ev\u0065nt":"escaped key","id":"k"}"#,
+            r#"{"event":"caf\u00e9 \n","id":"a\"b"}"#,
+            r#"{"event":"é 🍂 ü","id":"ж"}"#,
+            r#"{"event":"a","event":"b"}"#,
+            r#"{"id":"a","id":"a","event":"e"}"#,
+            r#"{"event":5,"id":null}"#,
+            r#"{"event":{"a":[1,2,{"b":"]"}]},"id":[true,false]}"#,
+            r#"{"event":"e","n":-1.5e3,"t":true,"f":false,"z":null}"#,
+            r#"{}"#,
+            r#"{ }"#,
+            r#"[1,2]"#,
+            r#""s""#,
+            "nope",
+            "",
+            r#"{"event":"e"} x"#,
+            r#"{"event":"e",}"#,
+            r#"{"event":"e""#,
+            r#"{"event" "e"}"#,
+            r#"{"event":"e" "id":"k"}"#,
+            r#"{"event":"e","x":[1,2}"#,
+            r#"{"event":"e","x":{"a":1]}"#,
+            r#"{"event":"e","x":tru}"#,
+            r#"{"event":"e","x":"unterminated}"#,
+            r#"{"event":"e","x":"\q"}"#,
+            "{\"event\":\"e\",\"x\":\"raw \u{1} control\"}",
+            r#"{"event":"e","x":{"a":"\"}"}}"#,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for dir in ["zernio", "ayrshare"] {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(dir);
+            for entry in std::fs::read_dir(dir).unwrap() {
+                bodies.push(std::fs::read_to_string(entry.unwrap().path()).unwrap());
+            }
+        }
+        assert!(bodies.len() > 60);
+        for body in &bodies {
+            let full = parse_envelope::<Env<'_>>(body).map(|e| (e.event, e.id));
+            let scanned = scan_envelope(body, &["event", "id"]).map(|[event, id]| (event, id));
+            if is_json(body.as_bytes()) {
+                assert_eq!(scanned, full, "{body}");
+            } else {
+                assert_eq!(full, Err(EnvelopeError::NotJson), "{body}");
+                assert!(
+                    !matches!(scanned, Err(EnvelopeError::NotObject)),
+                    "a malformed body is never called a non-object: {body}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -387,6 +387,69 @@ async fn signed_bodies_that_are_not_envelopes_get_400() {
     assert_eq!(seen.typed(), 0);
 }
 
+/// The envelope reads the top level of the body only; whatever path a delivery then takes
+/// (a typed handler, the fallback, a duplicate, an inner service behind the layer), a signed
+/// body that is not JSON further in is answered 400 and reaches no handler, as a full parse
+/// would have answered it.
+#[tokio::test]
+async fn bodies_malformed_below_the_top_level_get_400_on_every_path() {
+    let seen = Seen::default();
+    let url = start(webhooks(&seen).build().unwrap()).await;
+    let cases = [
+        // A typed handler's event, malformed in a field it skips.
+        r#"{"id":"m-1","event":"webhook.test","message":"hi","timestamp":"t","x":[1,}"#,
+        // A name without a handler (the fallback's), malformed inside.
+        r#"{"id":"m-2","event":"brand.new_event","x":{"a":tru}}"#,
+        // A drifted payload (the fallback's), with a bad escape.
+        r#"{"id":"m-3","event":"webhook.test","message":5,"x":"\q"}"#,
+        // A raw control character inside a nested string.
+        "{\"id\":\"m-4\",\"event\":\"webhook.test\",\"message\":\"hi\",\"timestamp\":\"t\",\"x\":{\"s\":\"a\u{1}b\"}}",
+    ];
+    for body in cases {
+        let response = post_signed(&url, body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(json(response).await["code"], "invalid_json", "{body}");
+        // Nothing was committed: the retry is refused the same way, not acknowledged.
+        let response = post_signed(&url, body).await;
+        assert_eq!(response.status(), 400, "retry of {body}");
+    }
+    // A repeated discriminator is refused before anything else.
+    let repeated = r#"{"id":"m-5","event":"webhook.test","event":"brand.new_event"}"#;
+    let response = post_signed(&url, repeated).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "missing_discriminator");
+    // A handled key sent again with a malformed body is refused, not called a duplicate.
+    let good = body("m-6");
+    assert_eq!(
+        json(post_signed(&url, &good).await).await["status"],
+        "handled"
+    );
+    let bad = r#"{"id":"m-6","event":"webhook.test","x":[}"#;
+    assert_eq!(post_signed(&url, bad).await.status(), 400);
+    assert_eq!(seen.typed(), 1);
+    assert!(seen.unknown.lock().unwrap().is_empty());
+
+    // Behind the layer, the inner service never sees such a body.
+    let called = Arc::new(AtomicUsize::new(0));
+    let inner = {
+        let called = called.clone();
+        tower::service_fn(move |_: http::Request<Full<Bytes>>| {
+            called.fetch_add(1, Ordering::SeqCst);
+            async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::default()))
+            }
+        })
+    };
+    let service = WebhookLayer::new(Zernio::new([SECRET]).unwrap()).layer(inner);
+    let request = http::Request::post("/")
+        .header("x-zernio-signature", signature(SECRET, cases[1].as_bytes()))
+        .body(Full::new(Bytes::from_static(cases[1].as_bytes())))
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn unknown_and_drifted_events_reach_the_fallback_with_raw_json() {
     let seen = Seen::default();

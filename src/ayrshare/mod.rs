@@ -166,7 +166,7 @@ use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
         DeliveryMeta, Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider,
-        SignatureError, Signed, check_timestamp, parse_envelope, scan_headers,
+        SignatureError, Signed, check_timestamp, parse_envelope, scan_envelope, scan_headers,
     },
     secrets::Secrets,
 };
@@ -298,18 +298,6 @@ struct RefId<'a> {
     ref_id: LenientStr<'a>,
 }
 
-#[derive(Deserialize)]
-struct RawEnvelope<'a> {
-    #[serde(borrow, default)]
-    action: LenientStr<'a>,
-    #[serde(borrow, default, rename = "subAction")]
-    sub_action: LenientStr<'a>,
-    #[serde(borrow, default, rename = "hookId")]
-    hook_id: LenientStr<'a>,
-    #[serde(borrow, default, rename = "refId")]
-    ref_id: LenientStr<'a>,
-}
-
 /// A string field read leniently, with the empty string as absent.
 fn non_empty(field: LenientStr<'_>) -> Option<Cow<'_, str>> {
     field.0.filter(|s| !s.is_empty())
@@ -401,23 +389,24 @@ impl Provider for Ayrshare {
         _headers: &'a HeaderMap,
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError> {
-        let raw: RawEnvelope<'a> = parse_envelope(body)?;
-        let action = match raw.action.0 {
+        let [action, sub_action, hook_id, ref_id] =
+            scan_envelope(body, &["action", "subAction", "hookId", "refId"])?;
+        let action = match action.0 {
             None => return Err(EnvelopeError::MissingDiscriminator("action")),
             Some(action) if action.is_empty() => {
                 return Err(EnvelopeError::EmptyDiscriminator("action"));
             }
             Some(action) => action,
         };
-        let name = match non_empty(raw.sub_action) {
+        let name = match non_empty(sub_action) {
             Some(sub_action) => Cow::Owned(format!("{action}/{sub_action}")),
             None => action,
         };
         Ok(Envelope {
             name,
             // An empty `hookId` would make every such event one duplicate: hash the body instead.
-            key: non_empty(raw.hook_id),
-            scope: non_empty(raw.ref_id),
+            key: non_empty(hook_id),
+            scope: non_empty(ref_id),
         })
     }
 

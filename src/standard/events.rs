@@ -69,6 +69,7 @@ pub struct Message<T = serde_json::Value> {
 
 impl<T: Payload> EventTrait for Message<T> {
     const NAMES: &'static [&'static str] = T::TYPES;
+    const DECODE_CHECKS_JSON: bool = true;
 
     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
         decode_json(raw)
@@ -102,6 +103,7 @@ pub enum Event {
 
 impl EventTrait for Event {
     const NAMES: &'static [&'static str] = &[];
+    const DECODE_CHECKS_JSON: bool = true;
 
     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
         Ok(Self::Message(Box::new(decode_json(raw)?)))

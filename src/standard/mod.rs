@@ -79,7 +79,6 @@ use std::{
 
 use base64::Engine as _;
 use http::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
 use zeroize::Zeroizing;
 
 pub use events::{Event, Message, Payload};
@@ -87,8 +86,8 @@ pub use events::{Event, Message, Payload};
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, HeaderSlot, LenientStr, Prefix, Provider, SignatureError, Signed,
-        check_timestamp, parse_envelope, scan_headers,
+        Envelope, EnvelopeError, HeaderSlot, Prefix, Provider, SignatureError, Signed,
+        check_timestamp, scan_envelope, scan_headers,
     },
     secrets::Secrets,
 };
@@ -366,12 +365,6 @@ fn parse_timestamp(value: &HeaderValue) -> Option<i64> {
     (seconds >= 0).then_some(seconds)
 }
 
-#[derive(Deserialize)]
-struct RawEnvelope<'a> {
-    #[serde(borrow, default, rename = "type")]
-    kind: LenientStr<'a>,
-}
-
 impl Provider for Standard {
     const NAME: &'static str = "standard";
     type Event = Event;
@@ -423,11 +416,8 @@ impl Provider for Standard {
         headers: &'a HeaderMap,
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError> {
-        let raw: RawEnvelope<'a> = parse_envelope(body)?;
-        let name = raw
-            .kind
-            .0
-            .ok_or(EnvelopeError::MissingDiscriminator("type"))?;
+        let [kind] = scan_envelope(body, &["type"])?;
+        let name = kind.0.ok_or(EnvelopeError::MissingDiscriminator("type"))?;
         if name.is_empty() {
             return Err(EnvelopeError::EmptyDiscriminator("type"));
         }

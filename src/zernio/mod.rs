@@ -117,15 +117,14 @@ mod events;
 use std::time::SystemTime;
 
 use http::{HeaderMap, HeaderName};
-use serde::Deserialize;
 
 pub use events::*;
 
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, LenientStr, Prefix, Provider, SignatureError, Signed,
-        parse_envelope, scan_headers,
+        Envelope, EnvelopeError, Prefix, Provider, SignatureError, Signed, scan_envelope,
+        scan_headers,
     },
     secrets::Secrets,
 };
@@ -179,14 +178,6 @@ impl Zernio {
     }
 }
 
-#[derive(Deserialize)]
-struct RawEnvelope<'a> {
-    #[serde(borrow, default)]
-    event: LenientStr<'a>,
-    #[serde(borrow, default)]
-    id: LenientStr<'a>,
-}
-
 impl Provider for Zernio {
     const NAME: &'static str = "zernio";
     type Event = Event;
@@ -236,9 +227,8 @@ impl Provider for Zernio {
         _headers: &'a HeaderMap,
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError> {
-        let raw: RawEnvelope<'a> = parse_envelope(body)?;
-        let name = raw
-            .event
+        let [event, id] = scan_envelope(body, &["event", "id"])?;
+        let name = event
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("event"))?;
         if name.is_empty() {
@@ -247,7 +237,7 @@ impl Provider for Zernio {
         Ok(Envelope {
             name,
             // An empty `id` would make every such event one duplicate: hash the body instead.
-            key: raw.id.0.filter(|id| !id.is_empty()),
+            key: id.0.filter(|id| !id.is_empty()),
             scope: None,
         })
     }

@@ -159,6 +159,7 @@ macro_rules! shared_payload {
         impl $crate::event::Event for $shape {
             const NAMES: &'static [&'static str] =
                 &[$( <$name as $crate::event::Event>::NAMES[0], )+];
+            const DECODE_CHECKS_JSON: bool = true;
 
             fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                 $crate::event::decode_json(raw)
