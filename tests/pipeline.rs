@@ -450,6 +450,43 @@ async fn bodies_malformed_below_the_top_level_get_400_on_every_path() {
     assert_eq!(called.load(Ordering::SeqCst), 0);
 }
 
+/// An event type whose `decode` does not read the body (so it proves nothing about it):
+/// the dispatcher checks the body is JSON before calling its handler.
+#[tokio::test]
+async fn a_handler_whose_decode_reads_nothing_never_sees_a_malformed_body() {
+    struct Lax;
+    impl hookgate::event::Event for Lax {
+        const NAMES: &'static [&'static str] = &["webhook.test"];
+        fn decode(_: &str, _: &[u8]) -> Result<Self, hookgate::event::DecodeError> {
+            Ok(Lax)
+        }
+    }
+    impl hookgate::event::EventOf<Zernio> for Lax {}
+    let called = Arc::new(AtomicUsize::new(0));
+    let service = {
+        let called = called.clone();
+        Webhooks::new(Zernio::new([SECRET]).unwrap())
+            .on(move |_: Lax| {
+                called.fetch_add(1, Ordering::SeqCst);
+                async {}
+            })
+            .build()
+            .unwrap()
+    };
+    let url = start_plain(service).await;
+    let bad = r#"{"id":"lax-1","event":"webhook.test","x":{"a":[1,2}}"#;
+    let response = post_signed(&url, bad).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "invalid_json");
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+    let good = r#"{"id":"lax-2","event":"webhook.test","x":{"a":[1,2]}}"#;
+    assert_eq!(
+        json(post_signed(&url, good).await).await["status"],
+        "handled"
+    );
+    assert_eq!(called.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn unknown_and_drifted_events_reach_the_fallback_with_raw_json() {
     let seen = Seen::default();

@@ -279,13 +279,14 @@ pub fn ayrshare_scheduled(round: u64, n: u64) -> Delivery {
 pub fn standard_message(round: u64, n: u64) -> Delivery {
     let id = format!("msg_{}", event_id(round, n));
     let timestamp = now();
-    let body = format!(concat!(
-        r#"{{"type":"invoice.paid","timestamp":"2026-09-12T16:00:09.884Z","data":{{"#,
+    let body = concat!(
+        r#"{"type":"invoice.paid","timestamp":"2026-09-12T16:00:09.884Z","data":{"#,
         r#""invoice":"in_1Q2w3E4r5T6y7U8i","customer":"cus_R9o8I7u6Y5t4","amount":4200,"#,
-        r#""currency":"eur","lines":[{{"description":"Pumpkin ravioli × 2","amount":3600}},"#,
-        r#"{{"description":"Espresso","amount":600}}],"note":"Tisch 4 – \"Fensterplatz\"\n"}}}}"#
-    ),)
-    .into_bytes();
+        r#""currency":"eur","lines":[{"description":"Pumpkin ravioli × 2","amount":3600},"#,
+        r#"{"description":"Espresso","amount":600}],"note":"Tisch 4 – \"Fensterplatz\"\n"}}"#
+    )
+    .as_bytes()
+    .to_vec();
     let tag = keyring()
         .sign(format!("{id}.{timestamp}.").as_bytes(), &body)
         .to_base64();
