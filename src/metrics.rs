@@ -3,6 +3,9 @@
 //! hookgate records; your application chooses the exporter (Prometheus with
 //! `metrics-exporter-prometheus`, OpenTelemetry with `metrics-exporter-opentelemetry`, ...).
 //! With no recorder installed every call is a no-op; without the feature they compile to nothing.
+//! (`metrics-exporter-prometheus`'s `install_recorder` keeps histogram samples until a scrape or
+//! an upkeep: run `PrometheusHandle::run_upkeep` every few seconds, as the receiver example
+//! does.)
 //!
 //! Names and units follow OpenTelemetry's semantic conventions (dotted names, units in the
 //! metric's description and histogram values in seconds); a Prometheus exporter turns the dots
