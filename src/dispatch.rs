@@ -156,10 +156,15 @@ where
     }
 }
 
+/// Whether the provider's bodies must be JSON ([`Provider::json_body`]).
+type JsonBody = bool;
+
 /// A decode failure, handed back with what the fallback needs.
 type Drift<S> = Box<(crate::event::DecodeError, Delivery, S)>;
 type Typed<S> = Arc<
-    dyn Fn(Delivery, S) -> Result<BoxFuture<'static, Result<(), BoxError>>, Drift<S>> + Send + Sync,
+    dyn Fn(Delivery, S, JsonBody) -> Result<BoxFuture<'static, Result<(), BoxError>>, Drift<S>>
+        + Send
+        + Sync,
 >;
 type Fallback<S> = Arc<
     dyn Fn(UnknownEvent, Delivery, S) -> BoxFuture<'static, Result<(), BoxError>> + Send + Sync,
@@ -277,7 +282,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         T: serde::de::DeserializeOwned + Send + 'static,
         H: Handler<T, S, M>,
     {
-        let handler: Typed<S> = Arc::new(move |delivery: Delivery, state: S| {
+        let handler: Typed<S> = Arc::new(move |delivery: Delivery, state: S, _: JsonBody| {
             match crate::event::decode_json::<T>(delivery.raw()) {
                 Ok(event) => Ok(handler.call(event, delivery, state)),
                 Err(error) => Err(Box::new((error, delivery, state))),
@@ -359,6 +364,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         // The typed decodes check the body is JSON; `Router::dispatch` checks the others.
         let mut config = self.config;
         config.json_check = JsonCheck::Dispatcher;
+        let json = self.provider.json_body();
         Ok(Dispatcher {
             provider: Arc::new(self.provider),
             config: Arc::new(config),
@@ -367,6 +373,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
                 any,
                 fallback: self.fallback,
                 state: self.state,
+                json,
                 provider: PhantomData,
             }),
         })
@@ -378,8 +385,8 @@ where
     T: Event,
     H: Handler<T, S, M>,
 {
-    Arc::new(move |delivery: Delivery, state: S| {
-        if !T::DECODE_CHECKS_JSON && !is_json(delivery.raw()) {
+    Arc::new(move |delivery: Delivery, state: S, json: JsonBody| {
+        if json && !T::DECODE_CHECKS_JSON && !is_json(delivery.raw()) {
             // Refused by the dispatcher (it checks again on the drift path).
             let error = crate::event::DecodeError::custom("the body is not JSON");
             return Err(Box::new((error, delivery, state)));
@@ -414,6 +421,8 @@ struct Router<P, S> {
     any: Option<Typed<S>>,
     fallback: Option<Fallback<S>>,
     state: S,
+    /// The provider's bodies must be JSON ([`Provider::json_body`]).
+    json: JsonBody,
     provider: PhantomData<fn() -> P>,
 }
 
@@ -423,13 +432,13 @@ impl<P: Provider, S: Clone> Router<P, S> {
         let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
         let (unknown, delivery, state) = match route {
-            Some(handler) => match handler(delivery, self.state.clone()) {
+            Some(handler) => match handler(delivery, self.state.clone(), self.json) {
                 Ok(future) => {
                     return finish(timed::<P, _>(future, &event).await, P::NAME, &event, &key);
                 }
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
-                    if !is_json(delivery.raw()) {
+                    if self.json && !is_json(delivery.raw()) {
                         return not_json::<P>(&event, &key);
                     }
                     tracing::warn!(
@@ -449,7 +458,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
             },
             None => {
                 // No typed decode read the body: check it is JSON before anything sees it.
-                if !is_json(delivery.raw()) {
+                if self.json && !is_json(delivery.raw()) {
                     return not_json::<P>(&event, &key);
                 }
                 let reason = if <P::Event as Event>::accepts(delivery.event()) {

@@ -495,7 +495,7 @@ where
             // repeated is the problem only if the body is JSON at all.
             let error = match error {
                 EnvelopeError::MissingDiscriminator(_) | EnvelopeError::EmptyDiscriminator(_)
-                    if !is_json(&raw) =>
+                    if provider.json_body() && !is_json(&raw) =>
                 {
                     EnvelopeError::NotJson
                 }
@@ -506,8 +506,11 @@ where
     };
     // The whole body's check, unless the dispatcher's typed decode makes it (an inbox stores
     // the body for later: checked now).
-    let checked = config.json_check == JsonCheck::Pipeline || config.inbox.store.is_some();
-    if checked && !is_json(&raw) {
+    // A provider whose bodies need not be JSON: nothing to check.
+    let checked = !provider.json_body()
+        || config.json_check == JsonCheck::Pipeline
+        || config.inbox.store.is_some();
+    if checked && provider.json_body() && !is_json(&raw) {
         return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotJson)));
     }
     if let Some(tenant) = &verified.tenant

@@ -80,6 +80,14 @@ pub trait Provider: Send + Sync + 'static {
         self.signature(&parts.headers, now)
     }
 
+    /// Whether this provider's bodies are JSON (the default): a signed body that is not is
+    /// refused 400 `invalid_json` before any handler sees it. A provider whose bodies may be
+    /// anything (Twilio's form-encoded requests) says `false`: its handlers then get the raw
+    /// bytes, and a typed decode that fails goes to the fallback as drift.
+    fn json_body(&self) -> bool {
+        true
+    }
+
     /// Answers a verified delivery that is not an event but a probe of the endpoint (Zoom's
     /// `endpoint.url_validation`, Discord's `PING`), before its envelope is read and before
     /// any dedup or handler: `Some(response)` is sent as is. Default: none.

@@ -314,6 +314,7 @@ async fn derived_content_twilio_like() {
             .signed("{url}{body}")
             .public_url("https://example.com/twilio")
             .event_fixed("message")
+            .any_body()
             .derive(|_parts| {
                 Ok(SignedBody::Derived(Arc::new(
                     |body: &[u8], feed: &mut dyn FnMut(&[u8])| {
@@ -575,6 +576,7 @@ mod property {
             })
             .secret_format(SecretFormat::Hex)
             .event_fixed("evt")
+            .any_body()
             .public_url("https://example.com/hook");
         match case.location {
             1 => builder = builder.separator(' '),

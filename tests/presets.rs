@@ -324,16 +324,35 @@ async fn github_official_vectors() {
             "72d3162e-cc78-11e3-81ab-4c9367dc0958".into(),
         );
         let body = vector["body"].as_str().unwrap();
-        let (service, seen) = receiver(
-            github(&[vector["secret"].as_str().unwrap()]),
-            SystemTime::now(),
-        );
+        // The vectors' bodies are not JSON (`Hello, World!`): the preset would verify them and
+        // answer 400 `invalid_json`; a route that accepts any body handles them.
+        let route = presets::github()
+            .any_body()
+            .secrets([vector["secret"].as_str().unwrap()])
+            .unwrap();
+        let (service, seen) = receiver(route, SystemTime::now());
         let (outcome, _) = call(&service, request("/webhooks/github", &headers, body)).await;
         assert_eq!(outcome, Outcome::Handled, "{}", vector["name"]);
         assert_eq!(
             seen.lock().unwrap()[0].1,
             "72d3162e-cc78-11e3-81ab-4c9367dc0958"
         );
+
+        // The preset itself expects JSON: a vector whose body is not JSON is verified, then
+        // refused 400 (never 401).
+        let (service, _) = receiver(
+            github(&[vector["secret"].as_str().unwrap()]),
+            SystemTime::now(),
+        );
+        let (outcome, _) = call(&service, request("/webhooks/github", &headers, body)).await;
+        let expected = match serde_json::from_str::<Value>(body) {
+            Ok(_) => Outcome::Handled,
+            Err(_) => Outcome::Refused {
+                status: StatusCode::BAD_REQUEST,
+                code: "invalid_json".into(),
+            },
+        };
+        assert_eq!(outcome, expected, "{}", vector["name"]);
 
         let (service, _) = receiver(github(&["It's a Secret to Everybody!"]), SystemTime::now());
         let (outcome, _) = call(&service, request("/webhooks/github", &headers, body)).await;
@@ -547,6 +566,7 @@ async fn slack_official_vector() {
     let mut config = presets::slack().config().clone();
     config.event = generic::Field::Fixed("command".into());
     config.id = None;
+    config.any_body = true; // form-encoded
     let commands = generic::Builder::<presets::Slack>::from_config(config)
         .secrets([vector["secret"].as_str().unwrap()])
         .unwrap();

@@ -253,6 +253,12 @@ pub struct Config {
     /// How long a handled key is remembered, in seconds (default 72 hours).
     #[serde(default)]
     pub dedup_ttl_secs: Option<u64>,
+    /// Accept bodies that are not JSON (form-encoded, binary); default false: a signed body that
+    /// is not JSON is refused 400 `invalid_json`. With it, the event name and key must come
+    /// from headers (or be fixed), and handlers get the raw bytes
+    /// ([`Event::Unknown`](crate::generic::Event::Unknown) for the untyped event).
+    #[serde(default)]
+    pub any_body: bool,
 }
 
 fn body() -> String {
@@ -469,6 +475,7 @@ impl<S: Sender> Builder<S> {
             accept_unsigned_id: false,
             public_url: None,
             dedup_ttl_secs: None,
+            any_body: false,
         })
     }
 
@@ -616,6 +623,12 @@ impl<S: Sender> Builder<S> {
     /// How long a handled key is remembered (default 72 hours).
     pub fn dedup_ttl(mut self, ttl: Duration) -> Self {
         self.config.dedup_ttl_secs = Some(ttl.as_secs());
+        self
+    }
+
+    /// Accepts bodies that are not JSON (see [`Config::any_body`]).
+    pub fn any_body(mut self) -> Self {
+        self.config.any_body = true;
         self
     }
 
@@ -993,5 +1006,9 @@ impl<S: Sender> Provider for Generic<S> {
 
     fn dedup_ttl(&self) -> Duration {
         self.scheme.dedup_ttl
+    }
+
+    fn json_body(&self) -> bool {
+        !self.scheme.config.any_body
     }
 }

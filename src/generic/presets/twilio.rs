@@ -62,6 +62,8 @@ pub fn twilio(public_url: &str) -> Builder<Twilio> {
         .signed("{url}{body}")
         .public_url(public_url)
         .event_fixed("request")
+        // Form-encoded parameters, or JSON with `bodySHA256`.
+        .any_body()
         .derive(|parts| {
             Ok(SignedBody::Derived(match body_sha256(parts.uri.query()) {
                 Some(expected) => Arc::new(move |body, _feed| {
