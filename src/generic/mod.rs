@@ -256,7 +256,7 @@ pub struct Config {
     /// Accept bodies that are not JSON (form-encoded, binary); default false: a signed body that
     /// is not JSON is refused 400 `invalid_json`. With it, the event name and key must come
     /// from headers (or be fixed), and handlers get the raw bytes
-    /// ([`Event::Unknown`](crate::generic::Event::Unknown) for the untyped event).
+    /// ([`Event::Unknown`] for the untyped event).
     #[serde(default)]
     pub any_body: bool,
 }
