@@ -389,7 +389,7 @@ pub fn parse_envelope<'a, T: Deserialize<'a>>(body: &'a str) -> Result<T, Envelo
 /// escapes (`"ev\u0065nt"`) are unescaped before they are compared, as serde does.
 pub fn scan_envelope<'a, const N: usize>(
     body: &'a str,
-    names: &[&'static str; N],
+    names: &[&str; N],
 ) -> Result<[LenientStr<'a>; N], EnvelopeError> {
     let mut fields: [LenientStr<'a>; N] = std::array::from_fn(|_| LenientStr::default());
     let mut seen = [false; N];

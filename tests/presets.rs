@@ -1250,3 +1250,22 @@ fn read_signing_secret() -> String {
     let file: Value = serde_json::from_str(&read("standard-v1a/contact.created.json")).unwrap();
     file["signing_secret"].as_str().unwrap().to_owned()
 }
+
+/// The envelope reads the top level only; a signed body malformed deeper down is still refused
+/// 400 before any handler sees it (the typed decode, or the dispatcher's check, is the one full
+/// JSON pass).
+#[tokio::test]
+async fn a_signed_body_malformed_below_the_top_level_is_400() {
+    let provider = stripe(&["whsec_dGVzdC1zZWNyZXQtZm9yLXN0cmlwZQ"]);
+    let body = r#"{"id":"evt_1","type":"customer.created","data":{"object":{"a":}}}"#;
+    let request = signed_request(&provider, "/webhooks/stripe", body.to_owned());
+    let (service, seen) = receiver(provider, SystemTime::now());
+    assert_eq!(
+        call(&service, request).await.0,
+        Outcome::Refused {
+            status: StatusCode::BAD_REQUEST,
+            code: "invalid_json".into()
+        }
+    );
+    assert!(seen.lock().unwrap().is_empty());
+}

@@ -6,7 +6,7 @@ use std::{borrow::Cow, fmt};
 
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 
-use crate::provider::{EnvelopeError, LenientStr};
+use crate::provider::{EnvelopeError, LenientStr, scan_envelope};
 
 /// A dotted path into a JSON object (`event.type`): object keys only.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +25,35 @@ impl JsonPath {
     /// Whether one path is a prefix of the other (then one pass cannot serve both).
     pub(crate) fn overlaps(&self, other: &Self) -> bool {
         self.0.iter().zip(other.0.iter()).all(|(a, b)| a == b)
+    }
+}
+
+/// Finds up to two paths' string values in `body`, as [`extract`] does; top-level paths (the
+/// common case: `type`, `id`) take the top-level skim the built-in providers use
+/// ([`scan_envelope`]), which leaves the check of nested values to the pipeline (the provider's
+/// bodies are JSON: [`Provider::json_body`](crate::provider::Provider::json_body)), so that
+/// a delivery still costs one full JSON pass, in the typed decode.
+pub(crate) fn find<'a>(
+    body: &'a str,
+    paths: [Option<&JsonPath>; 2],
+) -> Result<[Option<Cow<'a, str>>; 2], EnvelopeError> {
+    fn top(path: Option<&JsonPath>) -> Option<Option<&str>> {
+        path.map(|p| (p.0.len() == 1).then(|| &*p.0[0]))
+    }
+    match (top(paths[0]), top(paths[1])) {
+        (Some(Some(a)), Some(Some(b))) => {
+            let [a, b] = scan_envelope(body, &[a, b])?;
+            Ok([a.0, b.0])
+        }
+        (Some(Some(a)), None) => {
+            let [a] = scan_envelope(body, &[a])?;
+            Ok([a.0, None])
+        }
+        (None, Some(Some(b))) => {
+            let [b] = scan_envelope(body, &[b])?;
+            Ok([None, b.0])
+        }
+        _ => extract(body, paths),
     }
 }
 

@@ -969,7 +969,9 @@ impl<S: Sender> Provider for Generic<S> {
         }
         let [event_json, id_json] = match (path(Some(&scheme.event)), path(scheme.id.as_ref())) {
             (None, None) => [None, None],
-            paths => envelope::extract(body, [paths.0, paths.1])?,
+            // Bodies that need not be JSON get no later check: the whole walk here.
+            paths if scheme.config.any_body => envelope::extract(body, [paths.0, paths.1])?,
+            paths => envelope::find(body, [paths.0, paths.1])?,
         };
         let discriminator = match &scheme.event {
             Source::Header(name) | Source::Fixed(name) => *name,
