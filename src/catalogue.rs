@@ -125,13 +125,52 @@ macro_rules! catalogue {
             $( $(#[$vmeta:meta])* $variant:ident = $name:literal, )+
         }
     ) => {
+        catalogue! {
+            @impl [false]
+            $(#[$meta])*
+            pub enum $enum for $provider {
+                $( $(#[$vmeta])* $variant = $name, )+
+            }
+        }
+    };
+    // Every payload declares the provider's envelope fields: its decode refuses a repeat
+    // (`Event::DECODE_CHECKS_ENVELOPE`).
+    (
+        $(#[$meta:meta])*
+        pub enum $enum:ident for $provider:ty, decode checks envelope {
+            $( $(#[$vmeta:meta])* $variant:ident = $name:literal, )+
+        }
+    ) => {
+        catalogue! {
+            @impl [true]
+            $(#[$meta])*
+            pub enum $enum for $provider {
+                $( $(#[$vmeta])* $variant = $name, )+
+            }
+        }
+    };
+    (
+        @impl [$checks:literal]
+        $(#[$meta:meta])*
+        pub enum $enum:ident for $provider:ty {
+            $( $(#[$vmeta:meta])* $variant:ident = $name:literal, )+
+        }
+    ) => {
         $(
             impl $crate::event::Event for $variant {
                 const NAMES: &'static [&'static str] = &[$name];
                 const DECODE_CHECKS_JSON: bool = true;
+                const DECODE_CHECKS_ENVELOPE: bool = $checks;
 
                 fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                     $crate::event::decode_json(raw)
+                }
+
+                fn decode_text(
+                    _name: &str,
+                    text: &str,
+                ) -> Result<Self, $crate::event::DecodeError> {
+                    $crate::event::decode_json_text(text)
                 }
             }
 
@@ -180,12 +219,26 @@ macro_rules! catalogue {
             const NAMES: &'static [&'static str] = &[$($name),+];
             // Every name decodes with its variant's `decode_json`.
             const DECODE_CHECKS_JSON: bool = true;
+            const DECODE_CHECKS_ENVELOPE: bool = $checks;
 
             fn decode(name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                 match name {
                     $(
                         $name => Ok(Self::$variant(Box::new(
                             <$variant as $crate::event::Event>::decode(name, raw)?,
+                        ))),
+                    )+
+                    other => Err($crate::event::DecodeError::custom(format_args!(
+                        "`{other}` is not in the {} catalogue", stringify!($enum)
+                    ))),
+                }
+            }
+
+            fn decode_text(name: &str, text: &str) -> Result<Self, $crate::event::DecodeError> {
+                match name {
+                    $(
+                        $name => Ok(Self::$variant(Box::new(
+                            <$variant as $crate::event::Event>::decode_text(name, text)?,
                         ))),
                     )+
                     other => Err($crate::event::DecodeError::custom(format_args!(

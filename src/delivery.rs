@@ -3,9 +3,10 @@
 use std::{sync::Arc, time::SystemTime};
 
 use bytes::Bytes;
+use bytestring::ByteString;
 use http::{HeaderMap, HeaderValue};
 
-use crate::keyring::Tenant;
+use crate::{keyring::Tenant, provider::Unread};
 
 /// The context of one verified delivery: provider, tenant, event name, dedup key, time, the headers
 /// (signature headers redacted) and the raw body exactly as received.
@@ -20,7 +21,12 @@ pub struct Delivery {
     pub(crate) attempt: Option<u32>,
     pub(crate) delivery_id: Option<String>,
     pub(crate) headers: HeaderMap,
-    pub(crate) raw: Bytes,
+    /// The body, checked to be UTF-8 once, by the pipeline.
+    pub(crate) raw: ByteString,
+    /// The part of the body's top level the envelope read left unread, when it stopped early
+    /// ([`Provider::envelope_head`](crate::provider::Provider::envelope_head)): the dispatcher
+    /// reads it before a handler runs, unless the handler's decode does.
+    pub(crate) unread: Option<Unread>,
 }
 
 impl Delivery {
@@ -74,6 +80,12 @@ impl Delivery {
 
     /// The verified raw body, byte for byte as received.
     pub fn raw(&self) -> &Bytes {
+        self.raw.as_bytes()
+    }
+
+    /// The verified raw body as text (every verified body is UTF-8: the pipeline refuses one
+    /// that is not).
+    pub fn text(&self) -> &str {
         &self.raw
     }
 }

@@ -22,7 +22,7 @@ use crate::{
     event::{Event, EventOf, UnknownEvent, UnknownReason},
     future::{BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, JsonCheck, config_methods},
-    provider::{EnvelopeError, Provider, is_json},
+    provider::{EnvelopeError, Provider, check_body},
     rejection::{Ack, Rejection},
 };
 
@@ -283,7 +283,15 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         H: Handler<T, S, M>,
     {
         let handler: Typed<S> = Arc::new(move |delivery: Delivery, state: S, _: JsonBody| {
-            match crate::event::decode_json::<T>(delivery.raw()) {
+            if delivery.unread.is_some()
+                && check_body(delivery.text(), delivery.unread, false).is_err()
+            {
+                // Refused by the dispatcher (it checks again on the drift path).
+                let error =
+                    crate::event::DecodeError::custom("the body is not as the envelope read it");
+                return Err(Box::new((error, delivery, state)));
+            }
+            match crate::event::decode_json_text::<T>(delivery.text()) {
                 Ok(event) => Ok(handler.call(event, delivery, state)),
                 Err(error) => Err(Box::new((error, delivery, state))),
             }
@@ -386,12 +394,19 @@ where
     H: Handler<T, S, M>,
 {
     Arc::new(move |delivery: Delivery, state: S, json: JsonBody| {
-        if json && !T::DECODE_CHECKS_JSON && !is_json(delivery.raw()) {
+        // What the decode does not check, the dispatcher checks first: the whole body is JSON,
+        // and the envelope's fields are not repeated in the part of the top level it left.
+        let json = json && !T::DECODE_CHECKS_JSON;
+        let unread = delivery
+            .unread
+            .filter(|_| !(T::DECODE_CHECKS_JSON && T::DECODE_CHECKS_ENVELOPE));
+        if (json || unread.is_some()) && check_body(delivery.text(), unread, json).is_err() {
             // Refused by the dispatcher (it checks again on the drift path).
-            let error = crate::event::DecodeError::custom("the body is not JSON");
+            let error =
+                crate::event::DecodeError::custom("the body is not as the envelope read it");
             return Err(Box::new((error, delivery, state)));
         }
-        match T::decode(delivery.event(), delivery.raw()) {
+        match T::decode_text(delivery.event(), delivery.text()) {
             Ok(event) => Ok(handler.call(event, delivery, state)),
             Err(error) => Err(Box::new((error, delivery, state))),
         }
@@ -438,8 +453,8 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 }
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
-                    if self.json && !is_json(delivery.raw()) {
-                        return not_json::<P>(&event, &key);
+                    if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
+                        return refuse_body::<P>(refused, &event, &key);
                     }
                     tracing::warn!(
                         provider = P::NAME,
@@ -457,9 +472,9 @@ impl<P: Provider, S: Clone> Router<P, S> {
                 }
             },
             None => {
-                // No typed decode read the body: check it is JSON before anything sees it.
-                if self.json && !is_json(delivery.raw()) {
-                    return not_json::<P>(&event, &key);
+                // No typed decode read the body: check it before anything sees it.
+                if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
+                    return refuse_body::<P>(refused, &event, &key);
                 }
                 let reason = if <P::Event as Event>::accepts(delivery.event()) {
                     UnknownReason::Unhandled
@@ -491,10 +506,15 @@ impl<P: Provider, S: Clone> Router<P, S> {
     }
 }
 
-/// The answer to a verified body that is not JSON (the envelope read its top level only):
-/// 400, as the pipeline answers it; no handler ran, and the key is released.
-fn not_json<P: Provider>(event: &str, key: &str) -> Result<Ack, Rejection> {
-    let rejection = Rejection::Envelope(EnvelopeError::NotJson);
+/// The answer to a verified body the envelope read did not finish (not JSON below its top
+/// level, or an envelope field repeated after where it stopped): 400, as the pipeline answers
+/// it; no handler ran, and the key is released.
+fn refuse_body<P: Provider>(
+    error: EnvelopeError,
+    event: &str,
+    key: &str,
+) -> Result<Ack, Rejection> {
+    let rejection = Rejection::Envelope(error);
     let code = rejection.code();
     tracing::warn!(provider = P::NAME, event, key, code, "refused: {rejection}");
     Err(rejection)
@@ -595,7 +615,10 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
 
     fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
         let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
-        let delivery = crate::inbox::delivery(P::NAME, stored);
+        let delivery = match crate::inbox::delivery(P::NAME, stored) {
+            Ok(delivery) => delivery,
+            Err(attempt) => return Box::pin(std::future::ready(attempt)),
+        };
         Box::pin(crate::inbox::attempt(
             async move { router.dispatch(delivery).await },
             timeout,
@@ -636,5 +659,57 @@ where
             },
         ));
         ResponseFuture::new(pipeline::span(P::NAME), future)
+    }
+}
+
+#[cfg(all(test, feature = "zernio"))]
+mod tests {
+    use super::*;
+
+    /// Not an assertion: prints the size of one delivery's pipeline future, boxed once per
+    /// delivery (`cargo test --release --lib pipeline_future_size -- --nocapture`).
+    #[test]
+    fn pipeline_future_size() {
+        let provider = Arc::new(crate::zernio::Zernio::new(["s"]).unwrap());
+        let config = Arc::new(Config::default());
+        let request = Request::post("/").body(Full::new(Bytes::new())).unwrap();
+        let future = pipeline::run(provider, config, request, |accepted| async move {
+            let delivery = accepted.into_delivery();
+            Handled::<Response<Full<Bytes>>, Infallible>::Own(Ok::<_, Rejection>(
+                if delivery.key().is_empty() {
+                    Ack::Handled
+                } else {
+                    Ack::Ignored
+                },
+            ))
+        });
+        println!("pipeline future: {} bytes", std::mem::size_of_val(&future));
+        let dispatcher = Webhooks::new(crate::zernio::Zernio::new(["s"]).unwrap())
+            .on(|_: crate::zernio::WebhookTest| async {})
+            .build()
+            .unwrap();
+        let delivery = Delivery {
+            provider: "zernio",
+            tenant: None,
+            event: "webhook.test".into(),
+            key: "k".into(),
+            key_from_body_hash: false,
+            received_at: std::time::SystemTime::now(),
+            attempt: None,
+            delivery_id: None,
+            headers: http::HeaderMap::new(),
+            raw: bytestring::ByteString::from_static("{}"),
+            unread: None,
+        };
+        let dispatch = dispatcher.router.dispatch(delivery);
+        println!(
+            "dispatch future: {} bytes",
+            std::mem::size_of_val(&dispatch)
+        );
+        drop(dispatch);
+        let mut dispatcher = dispatcher;
+        let request = Request::post("/").body(Full::new(Bytes::new())).unwrap();
+        let call = Service::call(&mut dispatcher, request);
+        println!("response future: {} bytes", std::mem::size_of_val(&call));
     }
 }

@@ -43,6 +43,25 @@ pub trait Event: Sized + Send + 'static {
     /// dispatcher checks the body itself before decoding.
     const DECODE_CHECKS_JSON: bool = false;
 
+    /// Whether a successful [`decode`](Self::decode) proves the body's top level does not
+    /// repeat a field of the provider's envelope (its event name or dedup key), as serde's
+    /// derive does for every field a struct declares (a repeat is a `duplicate field` error).
+    ///
+    /// A provider may stop reading the envelope once it has its fields
+    /// ([`Provider::envelope_head`](crate::provider::Provider::envelope_head)); the rest of the
+    /// top level must still be read for a repeated field (answered 400). When the handler's
+    /// event type says `true` (with [`DECODE_CHECKS_JSON`](Self::DECODE_CHECKS_JSON)), its
+    /// decode is that read; otherwise (the default) the dispatcher reads the rest first. Say
+    /// `true` only for a type that declares the envelope's fields: every Zernio event does.
+    const DECODE_CHECKS_ENVELOPE: bool = false;
+
+    /// Decodes the verified body as text: the pipeline has checked it is UTF-8 (what the
+    /// dispatcher calls). By default [`decode`](Self::decode) of its bytes; an event that reads
+    /// JSON overrides it with [`decode_json_text`], which spares a second UTF-8 check.
+    fn decode_text(name: &str, text: &str) -> Result<Self, DecodeError> {
+        Self::decode(name, text.as_bytes())
+    }
+
     /// Keeps an event that did not decode into this type, when the type has an unknown case of
     /// its own: catalogue enums ([`EventSet`]) answer `Ok(Self::Unknown(event))`. By default
     /// there is none and the event is handed back, as [`decode_verified`] returns it.
@@ -138,24 +157,32 @@ pub fn decode_verified<E: Event>(name: &str, raw: &Bytes) -> Result<E, UnknownEv
 /// `&str`, which spares serde_json a UTF-8 check of every string it reads: one check of the
 /// whole body is cheaper than one per string.
 pub fn decode_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, DecodeError> {
-    let fast = match std::str::from_utf8(raw) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(raw),
-    };
-    match fast {
-        Ok(value) => Ok(value),
-        // The fast path failed: decode once more, tracking the path, to say where.
-        Err(_) => {
-            let mut de = serde_json::Deserializer::from_slice(raw);
-            match serde_path_to_error::deserialize::<_, T>(&mut de) {
-                Ok(value) => Ok(value),
-                Err(error) => Err(DecodeError {
-                    path: error.path().to_string(),
-                    message: error.into_inner().to_string(),
-                }),
-            }
-        }
+    match std::str::from_utf8(raw) {
+        Ok(text) => decode_json_text(text),
+        Err(_) => match serde_json::from_slice(raw) {
+            Ok(value) => Ok(value),
+            Err(_) => decode_with_path(raw),
+        },
     }
+}
+
+/// [`decode_json`] of a body already known to be UTF-8 (what
+/// [`Event::decode_text`] gets): no second UTF-8 check.
+pub fn decode_json_text<T: DeserializeOwned>(text: &str) -> Result<T, DecodeError> {
+    match serde_json::from_str(text) {
+        Ok(value) => Ok(value),
+        Err(_) => decode_with_path(text.as_bytes()),
+    }
+}
+
+/// The fast path failed: decodes once more, tracking the path, to say where.
+#[cold]
+fn decode_with_path<T: DeserializeOwned>(raw: &[u8]) -> Result<T, DecodeError> {
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    serde_path_to_error::deserialize::<_, T>(&mut de).map_err(|error| DecodeError {
+        path: error.path().to_string(),
+        message: error.into_inner().to_string(),
+    })
 }
 
 /// Why a typed event could not be decoded: the JSON path and serde's message.

@@ -12,6 +12,7 @@ use std::{
 };
 
 use bytes::{Buf as _, Bytes};
+use bytestring::ByteString;
 use futures_util::FutureExt as _;
 use http::{Method, Request, Response, request::Parts};
 use http_body::Body;
@@ -25,7 +26,9 @@ use crate::{
     dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
     delivery::{Delivery, redact},
     keyring::{Match, Tenant, Verifier},
-    provider::{Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody, is_json},
+    provider::{
+        Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody, check_body, is_json,
+    },
     rejection::{Ack, Rejection},
     secrets::{Plan, Refusal, Selected},
 };
@@ -485,17 +488,19 @@ where
         tracing::debug!("verified challenge answered");
         return Ok(Outcome::Answered(answer));
     }
-    let Ok(text) = std::str::from_utf8(&raw) else {
+    // Checked once: the envelope, the decode and `Delivery::text` read it as text after.
+    let Ok(raw) = ByteString::try_from(raw) else {
         return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
     };
-    let envelope = match provider.envelope(&parts.headers, text) {
-        Ok(envelope) => envelope,
+    let text: &str = &raw;
+    let (envelope, unread) = match provider.envelope_head(&parts.headers, text) {
+        Ok(read) => read,
         Err(error) => {
             // The envelope read the top level only: a field it found missing, empty or
             // repeated is the problem only if the body is JSON at all.
             let error = match error {
                 EnvelopeError::MissingDiscriminator(_) | EnvelopeError::EmptyDiscriminator(_)
-                    if provider.json_body() && !is_json(&raw) =>
+                    if provider.json_body() && !is_json(raw.as_bytes()) =>
                 {
                     EnvelopeError::NotJson
                 }
@@ -510,9 +515,16 @@ where
     let checked = !provider.json_body()
         || config.json_check == JsonCheck::Pipeline
         || config.inbox.store.is_some();
-    if checked && provider.json_body() && !is_json(&raw) {
-        return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotJson)));
-    }
+    // The rest of the top level an early-stopping envelope read left: read now when nothing
+    // later would (the dispatcher reads it, or the handler's typed decode does).
+    let unread = if checked {
+        if let Err(error) = check_body(text, unread, provider.json_body()) {
+            return Ok(context.refuse(Rejection::Envelope(error)));
+        }
+        None
+    } else {
+        unread
+    };
     if let Some(tenant) = &verified.tenant
         && let Some(named) = provider.envelope_tenant(&envelope)
         && named != tenant.as_str()
@@ -529,7 +541,10 @@ where
     }
     let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
         Some(key) => (key.into(), false),
-        None => (const_hex::encode(Sha256::digest(&raw)).into(), true),
+        None => (
+            const_hex::encode(Sha256::digest(raw.as_bytes())).into(),
+            true,
+        ),
     };
     let event: Arc<str> = envelope.name.into();
     if crate::metrics::ENABLED {
@@ -577,7 +592,7 @@ where
             sender_attempt: meta.attempt,
             delivery_id: meta.delivery_id,
             headers,
-            raw,
+            raw: raw.into_bytes(),
         };
         return Ok(match crate::inbox::accept(&**inbox, event).await {
             Ok(ack) => Outcome::Ack(ack),
@@ -587,11 +602,11 @@ where
 
     let lease = match config.store.claim(&dedup_key, config.lease).await {
         Ok(Claim::Acquired(lease)) => lease,
-        Ok(Claim::Done) if !checked && !is_json(&raw) => {
-            // Answered as the first delivery of this body was (no handler saw it then either).
-            return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotJson)));
-        }
         Ok(Claim::Done) => {
+            if !checked && let Err(error) = check_body(&raw, unread, provider.json_body()) {
+                // Answered as the first delivery of this body was (no handler saw it then).
+                return Ok(context.refuse(Rejection::Envelope(error)));
+            }
             tracing::debug!("duplicate delivery acknowledged; handler not called");
             return Ok(Outcome::Ack(Ack::Duplicate));
         }
@@ -629,6 +644,7 @@ where
         delivery_id: meta.delivery_id,
         headers: http::HeaderMap::new(),
         raw,
+        unread,
     };
     let accepted = Accepted {
         parts,

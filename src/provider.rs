@@ -109,6 +109,22 @@ pub trait Provider: Send + Sync + 'static {
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError>;
 
+    /// [`Provider::envelope`], allowed to stop reading once it has every field it needs
+    /// ([`scan_envelope_head`]): the envelope, and the part of the top level left unread.
+    ///
+    /// The pipeline then finishes the read ([`scan_unread`]) before anything acts on the
+    /// delivery, unless the handler's typed decode refuses a repeated envelope field itself
+    /// ([`Event::DECODE_CHECKS_ENVELOPE`](crate::event::Event::DECODE_CHECKS_ENVELOPE)): one
+    /// pass over the body instead of two. The default reads everything ([`Provider::envelope`]).
+    fn envelope_head<'a>(
+        &self,
+        headers: &'a HeaderMap,
+        body: &'a str,
+    ) -> Result<(Envelope<'a>, Option<Unread>), EnvelopeError> {
+        self.envelope(headers, body)
+            .map(|envelope| (envelope, None))
+    }
+
     /// Delivery metadata the provider sends in headers (attempt number, delivery id).
     fn delivery_meta(&self, headers: &HeaderMap) -> DeliveryMeta {
         let _ = headers;
@@ -391,63 +407,165 @@ pub fn scan_envelope<'a, const N: usize>(
     body: &'a str,
     names: &[&str; N],
 ) -> Result<[LenientStr<'a>; N], EnvelopeError> {
+    scan(body, names, false).map(|(fields, _)| fields)
+}
+
+/// [`scan_envelope`] that stops as soon as it has read every field of `names`: the fields,
+/// and where it stopped when that was before the end of the object.
+///
+/// The members after that point are not read, so a repeat of one of `names` there, or a
+/// malformed member, is not refused yet: [`Unread`] says where to go on, and
+/// [`scan_unread`] finishes the job. What a provider's [`Provider::envelope_head`] returns.
+pub fn scan_envelope_head<'a, const N: usize>(
+    body: &'a str,
+    names: &'static [&'static str; N],
+) -> Result<([LenientStr<'a>; N], Option<Unread>), EnvelopeError> {
+    scan(body, names, true).map(|(fields, stopped)| {
+        let unread = stopped.map(|at| Unread { at, names });
+        (fields, unread)
+    })
+}
+
+/// The part of a body's top level an envelope read left unread ([`scan_envelope_head`]):
+/// the members from byte `at` on, where a repeat of one of `names` must still be refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unread {
+    /// The byte offset just past the last member read.
+    pub at: usize,
+    /// The envelope's field names, which must not appear again at the top level.
+    pub names: &'static [&'static str],
+}
+
+/// Reads the rest of the top level that [`scan_envelope_head`] left: refuses a repeat of one
+/// of the envelope's names (as [`scan_envelope`] does, with
+/// [`EnvelopeError::MissingDiscriminator`]) and a malformed top level
+/// ([`EnvelopeError::NotJson`]). Nested values are stepped over, not checked.
+pub fn scan_unread(body: &str, unread: Unread) -> Result<(), EnvelopeError> {
+    let found = walk(body, unread.at, true, |key, _| {
+        if slot(body, key, unread.names)?.is_some() {
+            return Err(EnvelopeError::MissingDiscriminator("discriminator"));
+        }
+        Ok(false)
+    })?;
+    debug_assert!(found.is_none());
+    Ok(())
+}
+
+/// The skim behind [`scan_envelope`] and [`scan_envelope_head`]; with `stop`, it returns as
+/// soon as every name was read, with the offset it stopped at.
+fn scan<'a, const N: usize>(
+    body: &'a str,
+    names: &[&str; N],
+    stop: bool,
+) -> Result<([LenientStr<'a>; N], Option<usize>), EnvelopeError> {
     let mut fields: [LenientStr<'a>; N] = std::array::from_fn(|_| LenientStr::default());
     let mut seen = [false; N];
+    let mut left = N;
     let bytes = body.as_bytes();
-    let mut at = skip_space(bytes, 0);
+    let at = skip_space(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
         return Err(not_an_object(body));
     }
-    at = skip_space(bytes, at + 1);
-    if bytes.get(at) == Some(&b'}') {
-        at += 1;
-    } else {
-        loop {
-            if bytes.get(at) != Some(&b'"') {
-                return Err(EnvelopeError::NotJson);
-            }
-            let key = string_at(bytes, at)?;
-            at = skip_space(bytes, key.end);
-            if bytes.get(at) != Some(&b':') {
-                return Err(EnvelopeError::NotJson);
-            }
-            at = skip_space(bytes, at + 1);
-            let slot = if key.escaped {
-                let key = key.decode(body)?;
-                names.iter().position(|name| *name == key)
-            } else {
-                let key = &body[key.start + 1..key.end - 1];
-                names.iter().position(|name| *name == key)
-            };
-            let value = if bytes.get(at) == Some(&b'"') {
-                let string = string_at(bytes, at)?;
-                at = string.end;
-                slot.map(|_| string.decode(body)).transpose()?
-            } else {
-                at = skip_value(bytes, at)?;
-                None
-            };
-            if let Some(slot) = slot {
-                if std::mem::replace(&mut seen[slot], true) {
-                    return Err(EnvelopeError::MissingDiscriminator("discriminator"));
-                }
-                fields[slot] = LenientStr(value);
-            }
+    let stopped = walk(body, at + 1, false, |key, value| {
+        let Some(slot) = slot(body, key, names)? else {
+            return Ok(false);
+        };
+        let value = value.map(|string| string.decode(body)).transpose()?;
+        if std::mem::replace(&mut seen[slot], true) {
+            return Err(EnvelopeError::MissingDiscriminator("discriminator"));
+        }
+        fields[slot] = LenientStr(value);
+        left -= 1;
+        Ok(stop && left == 0)
+    })?;
+    Ok((fields, stopped))
+}
+
+/// Walks the members of the top-level object from `at`: just inside its `{`, or (with
+/// `after_member`) just past a member's value. `member` sees each key and, when the value is
+/// a string, its literal; it returns `true` to stop there, and the walk returns the offset
+/// past that member. Otherwise the walk checks the object closes and only space follows.
+fn walk(
+    body: &str,
+    mut at: usize,
+    mut after_member: bool,
+    mut member: impl FnMut(&Literal, Option<&Literal>) -> Result<bool, EnvelopeError>,
+) -> Result<Option<usize>, EnvelopeError> {
+    let bytes = body.as_bytes();
+    if !after_member {
+        at = skip_space(bytes, at);
+        if bytes.get(at) == Some(&b'}') {
+            return close(bytes, at + 1);
+        }
+    }
+    loop {
+        if after_member {
             at = skip_space(bytes, at);
             match bytes.get(at) {
                 Some(b',') => at = skip_space(bytes, at + 1),
-                Some(b'}') => {
-                    at += 1;
-                    break;
-                }
+                Some(b'}') => return close(bytes, at + 1),
                 _ => return Err(EnvelopeError::NotJson),
             }
         }
+        after_member = true;
+        if bytes.get(at) != Some(&b'"') {
+            return Err(EnvelopeError::NotJson);
+        }
+        let key = string_at(bytes, at)?;
+        at = skip_space(bytes, key.end);
+        if bytes.get(at) != Some(&b':') {
+            return Err(EnvelopeError::NotJson);
+        }
+        at = skip_space(bytes, at + 1);
+        let value = if bytes.get(at) == Some(&b'"') {
+            let string = string_at(bytes, at)?;
+            at = string.end;
+            Some(string)
+        } else {
+            at = skip_value(bytes, at)?;
+            None
+        };
+        if member(&key, value.as_ref())? {
+            return Ok(Some(at));
+        }
     }
-    if skip_space(bytes, at) != bytes.len() {
+}
+
+/// The end of the object at `at`: only space may follow.
+fn close(bytes: &[u8], at: usize) -> Result<Option<usize>, EnvelopeError> {
+    if skip_space(bytes, at) == bytes.len() {
+        Ok(None)
+    } else {
+        Err(EnvelopeError::NotJson)
+    }
+}
+
+/// Which of `names` the key literal is (unescaped first, as serde compares keys).
+fn slot(body: &str, key: &Literal, names: &[&str]) -> Result<Option<usize>, EnvelopeError> {
+    Ok(if key.escaped {
+        let key = key.decode(body)?;
+        names.iter().position(|name| *name == key)
+    } else {
+        let key = &body[key.start + 1..key.end - 1];
+        names.iter().position(|name| *name == key)
+    })
+}
+
+/// The checks of a verified body that the envelope read left to later: the rest of the top
+/// level (`unread`: a repeated envelope field, a malformed member), then, with `json`, the
+/// whole body is JSON. The first refusal, as the whole read would have answered it.
+pub(crate) fn check_body(
+    text: &str,
+    unread: Option<Unread>,
+    json: bool,
+) -> Result<(), EnvelopeError> {
+    if let Some(unread) = unread {
+        scan_unread(text, unread)?;
+    }
+    if json && !is_json(text.as_bytes()) {
         return Err(EnvelopeError::NotJson);
     }
-    Ok(fields)
+    Ok(())
 }
 
 /// Whether `body` is one well-formed JSON value: a validating skip over all of it, building
@@ -820,6 +938,12 @@ mod tests {
             r#"{"event":"e","x":"\q"}"#,
             "{\"event\":\"e\",\"x\":\"raw \u{1} control\"}",
             r#"{"event":"e","x":{"a":"\"}"}}"#,
+            r#"{"id":"k","event":"e","event":"again"}"#,
+            r#"{"id":"k","event":"e","x":1,"ev\u0065nt":"again"}"#,
+            r#"{"id":"k","event":"e","x":{"id":"nested is fine"}}"#,
+            r#"{"id":"k","event":"e","x":[1,2}"#,
+            r#"{"id":"k","event":"e" x"#,
+            r#"{"id":"k","event":"","id":"k2"}"#,
         ]
         .iter()
         .map(|s| s.to_string())
@@ -845,7 +969,41 @@ mod tests {
                     "a malformed body is never called a non-object: {body}"
                 );
             }
+            // Stopping early, then reading the rest, answers what the whole skim answers.
+            let scanned = scan_envelope(body, &["event", "id"]);
+            let head = scan_envelope_head(body, &["event", "id"]).and_then(|(fields, unread)| {
+                if let Some(unread) = unread {
+                    assert!(unread.at < body.len(), "{body}");
+                    scan_unread(body, unread)?;
+                }
+                Ok(fields)
+            });
+            assert_eq!(head, scanned, "{body}");
         }
+    }
+
+    #[test]
+    fn scan_envelope_head_stops_after_the_last_field() {
+        let body = r#"{"id":"k","event":"e","post":{"id":"x"},"event":"again"}"#;
+        let ([event, id], unread) = scan_envelope_head(body, &["event", "id"]).unwrap();
+        assert_eq!(
+            (event.0.as_deref(), id.0.as_deref()),
+            (Some("e"), Some("k"))
+        );
+        let unread = unread.expect("stopped before the end");
+        assert!(
+            body[unread.at..].starts_with(r#","post":"#),
+            "{}",
+            &body[unread.at..]
+        );
+        assert_eq!(
+            scan_unread(body, unread),
+            Err(EnvelopeError::MissingDiscriminator("discriminator"))
+        );
+        // A field missing: the skim reads to the end, nothing is left.
+        let body = r#"{"event":"e","post":{"id":"x"}}"#;
+        let (_, unread) = scan_envelope_head(body, &["event", "id"]).unwrap();
+        assert_eq!(unread, None);
     }
 
     #[test]

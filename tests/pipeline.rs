@@ -450,6 +450,84 @@ async fn bodies_malformed_below_the_top_level_get_400_on_every_path() {
     assert_eq!(called.load(Ordering::SeqCst), 0);
 }
 
+/// Zernio's envelope read stops once it has `id` and `event`, and the typed decode reads the
+/// rest: a repeat of either after that point is still refused (400 `missing_discriminator`)
+/// on every path, reaches no handler, and is never answered as a duplicate.
+#[tokio::test]
+async fn a_repeat_after_where_the_envelope_read_stopped_is_refused_on_every_path() {
+    let seen = Seen::default();
+    let url = start(webhooks(&seen).build().unwrap()).await;
+    let cases = [
+        // The typed handler's event: its decode refuses the repeat.
+        r#"{"id":"r-1","event":"webhook.test","message":"hi","timestamp":"t","event":"post.published"}"#,
+        // A name without a handler (the fallback's): the dispatcher reads the rest.
+        r#"{"id":"r-2","event":"brand.new_event","x":{"id":"nested is fine"},"id":"r-2b"}"#,
+        // The repeat with an escaped key, as serde reads it.
+        r#"{"id":"r-3","event":"webhook.test","message":"hi","timestamp":"t","ev\u0065nt":"x"}"#,
+    ];
+    for body in cases {
+        let response = post_signed(&url, body).await;
+        assert_eq!(response.status(), 400, "{body}");
+        assert_eq!(
+            json(response).await["code"],
+            "missing_discriminator",
+            "{body}"
+        );
+        let response = post_signed(&url, body).await;
+        assert_eq!(response.status(), 400, "retry of {body}");
+    }
+    // A handled key sent again with a repeat is refused, not called a duplicate.
+    let good = body("r-4");
+    assert_eq!(
+        json(post_signed(&url, &good).await).await["status"],
+        "handled"
+    );
+    let bad = r#"{"id":"r-4","event":"webhook.test","timestamp":"t","id":"r-4"}"#;
+    let response = post_signed(&url, bad).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "missing_discriminator");
+    assert_eq!(seen.typed(), 1);
+    assert!(seen.unknown.lock().unwrap().is_empty());
+
+    // A handler taking a serde type of the user's (`on_named`): refused before its decode.
+    let called = Arc::new(AtomicUsize::new(0));
+    let service = {
+        let called = called.clone();
+        Webhooks::new(Zernio::new([SECRET]).unwrap())
+            .on_named(&["webhook.test"], move |_: serde_json::Value| {
+                called.fetch_add(1, Ordering::SeqCst);
+                async {}
+            })
+            .build()
+            .unwrap()
+    };
+    let url = start_plain(service).await;
+    let response = post_signed(&url, cases[0]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "missing_discriminator");
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+
+    // Behind the layer, the inner service never sees such a body.
+    let called = Arc::new(AtomicUsize::new(0));
+    let inner = {
+        let called = called.clone();
+        tower::service_fn(move |_: http::Request<Full<Bytes>>| {
+            called.fetch_add(1, Ordering::SeqCst);
+            async {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Full::<Bytes>::default()))
+            }
+        })
+    };
+    let service = WebhookLayer::new(Zernio::new([SECRET]).unwrap()).layer(inner);
+    let request = http::Request::post("/")
+        .header("x-zernio-signature", signature(SECRET, cases[0].as_bytes()))
+        .body(Full::new(Bytes::from_static(cases[0].as_bytes())))
+        .unwrap();
+    let response = service.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 400);
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+}
+
 /// An event type whose `decode` does not read the body (so it proves nothing about it):
 /// the dispatcher checks the body is JSON before calling its handler.
 #[tokio::test]
@@ -478,6 +556,12 @@ async fn a_handler_whose_decode_reads_nothing_never_sees_a_malformed_body() {
     let response = post_signed(&url, bad).await;
     assert_eq!(response.status(), 400);
     assert_eq!(json(response).await["code"], "invalid_json");
+    assert_eq!(called.load(Ordering::SeqCst), 0);
+    // Its decode proves nothing about the envelope either: a repeat is refused before it.
+    let repeated = r#"{"id":"lax-3","event":"webhook.test","x":1,"id":"lax-4"}"#;
+    let response = post_signed(&url, repeated).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json(response).await["code"], "missing_discriminator");
     assert_eq!(called.load(Ordering::SeqCst), 0);
     let good = r#"{"id":"lax-2","event":"webhook.test","x":{"a":[1,2]}}"#;
     assert_eq!(

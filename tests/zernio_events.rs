@@ -1241,3 +1241,40 @@ fn the_enum_stays_small() {
     assert_send_sync::<Event>();
     assert_send_sync::<zernio::PostPayload>();
 }
+
+/// What `DECODE_CHECKS_ENVELOPE` promises for every Zernio event (the pipeline stops reading
+/// the envelope at `id` and `event` and leaves the rest to the decode): each fixture decodes,
+/// and the same fixture with `event` or `id` given again at the end of its top level does not,
+/// through the catalogue enum and through the text decode the dispatcher calls.
+#[test]
+fn every_zernio_decode_refuses_a_repeated_envelope_field() {
+    const { assert!(<Event as EventTrait>::DECODE_CHECKS_ENVELOPE) };
+    const { assert!(<PostPublished as EventTrait>::DECODE_CHECKS_ENVELOPE) };
+    const { assert!(<PostPayload as EventTrait>::DECODE_CHECKS_ENVELOPE) };
+    let files = fixture_files();
+    assert!(files.len() >= 40, "{} fixtures", files.len());
+    for path in files {
+        let text = fs::read_to_string(&path).unwrap();
+        let name = serde_json::from_str::<Value>(&text).unwrap()["event"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let text = text.trim_end();
+        assert!(
+            <Event as EventTrait>::decode_text(&name, text).is_ok(),
+            "{name}"
+        );
+        let open = &text[..text.len() - 1];
+        for repeat in [r#""event":"webhook.test""#, r#""id":"another""#] {
+            let repeated = format!("{open},{repeat}}}");
+            assert!(
+                <Event as EventTrait>::decode_text(&name, &repeated).is_err(),
+                "{name} decoded with {repeat} repeated"
+            );
+            assert!(
+                <Event as EventTrait>::decode(&name, repeated.as_bytes()).is_err(),
+                "{name} decoded with {repeat} repeated"
+            );
+        }
+    }
+}

@@ -422,10 +422,21 @@ async fn settle(
     false
 }
 
-/// The [`Delivery`](crate::Delivery) handlers see, rebuilt from a stored event.
-pub(crate) fn delivery(provider: &'static str, stored: StoredEvent) -> crate::Delivery {
+/// The [`Delivery`](crate::Delivery) handlers see, rebuilt from a stored event; a failed
+/// attempt that is not retried when the stored body is not UTF-8 (the pipeline stores only
+/// bodies that are: the row was changed since).
+pub(crate) fn delivery(
+    provider: &'static str,
+    stored: StoredEvent,
+) -> Result<crate::Delivery, Attempt> {
     let event = stored.event;
-    crate::Delivery {
+    let Ok(raw) = bytestring::ByteString::try_from(event.raw) else {
+        return Err(Attempt::Failed {
+            permanent: true,
+            error: "the stored body is not UTF-8".to_owned(),
+        });
+    };
+    Ok(crate::Delivery {
         provider,
         // Stored from a valid tenant id, so it converts back.
         tenant: event
@@ -438,6 +449,8 @@ pub(crate) fn delivery(provider: &'static str, stored: StoredEvent) -> crate::De
         attempt: event.sender_attempt,
         delivery_id: event.delivery_id,
         headers: event.headers,
-        raw: event.raw,
-    }
+        raw,
+        // Read whole when it was accepted.
+        unread: None,
+    })
 }

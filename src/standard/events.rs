@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::event::{
     DecodeError, Event as EventTrait, EventOf, EventSet, UnknownEvent, decode_json,
+    decode_json_text,
 };
 
 use super::Standard;
@@ -74,6 +75,10 @@ impl<T: Payload> EventTrait for Message<T> {
     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
         decode_json(raw)
     }
+
+    fn decode_text(_name: &str, text: &str) -> Result<Self, DecodeError> {
+        decode_json_text(text)
+    }
 }
 
 /// Every Standard Webhooks delivery: the envelope with untyped `data`, or the unknown case.
@@ -107,6 +112,10 @@ impl EventTrait for Event {
 
     fn decode(_name: &str, raw: &[u8]) -> Result<Self, DecodeError> {
         Ok(Self::Message(Box::new(decode_json(raw)?)))
+    }
+
+    fn decode_text(_name: &str, text: &str) -> Result<Self, DecodeError> {
+        Ok(Self::Message(Box::new(decode_json_text(text)?)))
     }
 
     /// Every name: the catalogue is the sender's.

@@ -123,8 +123,8 @@ pub use events::*;
 use crate::{
     keyring::{Keyring, KeyringError, Tag, Tags},
     provider::{
-        Envelope, EnvelopeError, Prefix, Provider, SignatureError, Signed, scan_envelope,
-        scan_headers,
+        Envelope, EnvelopeError, Prefix, Provider, SignatureError, Signed, Unread,
+        scan_envelope_head, scan_headers, scan_unread,
     },
     secrets::Secrets,
 };
@@ -224,22 +224,41 @@ impl Provider for Zernio {
 
     fn envelope<'a>(
         &self,
-        _headers: &'a HeaderMap,
+        headers: &'a HeaderMap,
         body: &'a str,
     ) -> Result<Envelope<'a>, EnvelopeError> {
-        let [event, id] = scan_envelope(body, &["event", "id"])?;
+        let (envelope, unread) = self.envelope_head(headers, body)?;
+        if let Some(unread) = unread {
+            scan_unread(body, unread)?;
+        }
+        Ok(envelope)
+    }
+
+    fn envelope_head<'a>(
+        &self,
+        _headers: &'a HeaderMap,
+        body: &'a str,
+    ) -> Result<(Envelope<'a>, Option<Unread>), EnvelopeError> {
+        // Zernio writes `id` and `event` first: the skim stops there, and the typed decode of
+        // every Zernio event refuses a repeat of either (`Event::DECODE_CHECKS_ENVELOPE`).
+        let ([event, id], unread) = scan_envelope_head(body, &["event", "id"])?;
         let name = event
             .0
             .ok_or(EnvelopeError::MissingDiscriminator("event"))?;
         if name.is_empty() {
+            // Refused as the whole read would: a repeat further on first.
+            if let Some(unread) = unread {
+                scan_unread(body, unread)?;
+            }
             return Err(EnvelopeError::EmptyDiscriminator("event"));
         }
-        Ok(Envelope {
+        let envelope = Envelope {
             name,
             // An empty `id` would make every such event one duplicate: hash the body instead.
             key: id.0.filter(|id| !id.is_empty()),
             scope: None,
-        })
+        };
+        Ok((envelope, unread))
     }
 }
 

@@ -160,9 +160,15 @@ macro_rules! shared_payload {
             const NAMES: &'static [&'static str] =
                 &[$( <$name as $crate::event::Event>::NAMES[0], )+];
             const DECODE_CHECKS_JSON: bool = true;
+            // A `payload!` struct: it declares `id` and `event`.
+            const DECODE_CHECKS_ENVELOPE: bool = true;
 
             fn decode(_name: &str, raw: &[u8]) -> Result<Self, $crate::event::DecodeError> {
                 $crate::event::decode_json(raw)
+            }
+
+            fn decode_text(_name: &str, text: &str) -> Result<Self, $crate::event::DecodeError> {
+                $crate::event::decode_json_text(text)
             }
         }
 

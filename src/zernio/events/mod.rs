@@ -24,7 +24,7 @@ catalogue! {
     /// [`decode_or_unknown`](crate::event::decode_or_unknown) (never fails) or
     /// [`Event::decode`](crate::event::Event::decode) (fails on unknown names and drift); the
     /// pipeline's `Delivery::raw()` keeps the raw body next to every typed event.
-    pub enum Event for crate::zernio::Zernio {
+    pub enum Event for crate::zernio::Zernio, decode checks envelope {
         PostScheduled = "post.scheduled",
         PostPublished = "post.published",
         PostFailed = "post.failed",
