@@ -56,6 +56,11 @@ const MIGRATION_LOCK: i64 = 0x686f_6f6b_6761_7465; // "hookgate"
 ///
 /// Durability is PostgreSQL's: a delivery is answered after its transaction committed.
 /// Bounded by [`max_pending`](Self::max_pending) (default 100 000 pending or running).
+///
+/// The table is a queue: every claim and every completion leaves a dead row version, and
+/// claims read the start of the `(state, next_at)` index, where the dead versions of the
+/// events just handled lie. Keep autovacuum on (PostgreSQL's default); on a server without it,
+/// run `VACUUM hookgate_inbox` every minute or so, or claims slow down with every event handled.
 #[derive(Clone)]
 pub struct PostgresInbox {
     pool: PgPool,
