@@ -5,9 +5,10 @@
 //! and the keep-alive connections keep the descriptors flat.
 //!
 //! ```text
-//! cargo run --release --example soak --all-features -- [--mode inline|sqlite|both]
+//! cargo run --release --example soak --all-features -- [--mode inline|sqlite|postgres|both|all]
 //!     [--deliveries 2500000] [--rate 5000] [--duplicates 20] [--sample-secs 10]
-//!     [--connections 16] [--skip-build]
+//!     [--connections 16] [--workers 8] [--postgres postgres://postgres@127.0.0.1:5432/test]
+//!     [--vacuum-secs 60] [--skip-build]
 //! ```
 //!
 //! It builds `target/release/examples/receiver` (`--all-features`), then for each mode starts
@@ -15,7 +16,17 @@
 //!
 //! - `inline`: handlers run inline, dedup in the in-memory store (capacity 2^20 keys);
 //! - `sqlite`: `HOOKGATE_INBOX=sqlite:<temp file>` (WAL, `synchronous = FULL`): every delivery is
-//!   stored, answered, then handled by the receiver's workers; the inbox is the dedup.
+//!   stored, answered, then handled by the receiver's workers; the inbox is the dedup;
+//! - `postgres`: `HOOKGATE_INBOX=<--postgres URL's server>/hookgate_soak_<pid>`, a database
+//!   created for the run (through the `--postgres` database) and dropped after it, so runs never
+//!   see each other's events; otherwise as `sqlite`.
+//!
+//! `both` is `inline` then `sqlite` (the default), `all` is the three. `--workers` sets the
+//! receiver's `HOOKGATE_WORKERS` (its default, 8, when absent). `--vacuum-secs` (PostgreSQL)
+//! runs `VACUUM hookgate_inbox` that often from the driver, standing in for autovacuum on a
+//! server that has it off (the driver prints the server's `autovacuum` setting): every claim
+//! and completion leaves a dead row version, and a queue table nobody vacuums makes each claim
+//! step over all of them.
 //!
 //! `--connections` keep-alive connections send `--deliveries` signed 1 KiB Zernio
 //! `webhook.test` deliveries, paced to `--rate` per second overall (delivery `i` is sent no
@@ -24,7 +35,12 @@
 //! its first copy has been answered): the receiver must answer `duplicate`. Every
 //! `--sample-secs` it prints the elapsed time, deliveries answered, the achieved rate, the
 //! receiver's `VmRSS` (from `/proc/<pid>/status`) and open descriptors (the entries of
-//! `/proc/<pid>/fd`), and with SQLite the inbox files' size. At the end: a Markdown table of the
+//! `/proc/<pid>/fd`); with an inbox also its size on disk (SQLite: the database, WAL and
+//! shared-memory files; PostgreSQL: `pg_total_relation_size` of the table, its indexes and
+//! TOAST), the receiver's pending and oldest-pending-age gauges (its `GET /metrics`) and the
+//! rate the workers handled events at (accepted minus pending, per second between samples;
+//! PostgreSQL: pending counted in the database, SQLite: the gauge, up to 10 s old).
+//! At the end: a Markdown table of the
 //! samples and whether memory and descriptors levelled off (the spread of the last third of
 //! the samples against the whole run). Answers are judged per event id: each id must be
 //! answered as new exactly once over its copies (a resend may overtake its first copy on a
@@ -60,6 +76,9 @@ struct Args {
     duplicates: u64,
     sample: Duration,
     connections: usize,
+    workers: Option<usize>,
+    postgres: String,
+    vacuum: Option<Duration>,
     skip_build: bool,
 }
 
@@ -71,6 +90,9 @@ fn args() -> Args {
         duplicates: 20,
         sample: Duration::from_secs(10),
         connections: 16,
+        workers: None,
+        postgres: "postgres://postgres@127.0.0.1:5432/test".to_owned(),
+        vacuum: None,
         skip_build: false,
     };
     let mut it = std::env::args().skip(1);
@@ -81,8 +103,10 @@ fn args() -> Args {
                 out.modes = match value().as_str() {
                     "inline" => vec!["inline"],
                     "sqlite" => vec!["sqlite"],
+                    "postgres" => vec!["postgres"],
                     "both" => vec!["inline", "sqlite"],
-                    other => panic!("--mode inline|sqlite|both, not {other}"),
+                    "all" => vec!["inline", "sqlite", "postgres"],
+                    other => panic!("--mode inline|sqlite|postgres|both|all, not {other}"),
                 }
             }
             "--deliveries" => out.deliveries = value().parse().expect("--deliveries"),
@@ -92,6 +116,11 @@ fn args() -> Args {
                 out.sample = Duration::from_secs(value().parse().expect("--sample-secs"))
             }
             "--connections" => out.connections = value().parse().expect("--connections"),
+            "--workers" => out.workers = Some(value().parse().expect("--workers")),
+            "--postgres" => out.postgres = value(),
+            "--vacuum-secs" => {
+                out.vacuum = Some(Duration::from_secs(value().parse().expect("--vacuum-secs")))
+            }
             "--skip-build" => out.skip_build = true,
             "--bench" => {}
             other => panic!("unknown flag {other}"),
@@ -261,7 +290,13 @@ struct Sample {
     rate: f64,
     rss_kib: u64,
     fds: u64,
+    /// The inbox's size on disk (SQLite files, or the PostgreSQL table with its indexes).
     db_bytes: Option<u64>,
+    /// Events the workers handled since the start: accepted minus pending (PostgreSQL: counted
+    /// in the database; SQLite: the receiver's gauge; `None` without either).
+    handled: Option<u64>,
+    /// Events handled per second since the previous sample that had the gauge.
+    handled_rate: Option<f64>,
     /// The receiver's own gauges (its `GET /metrics`): inbox events pending, and the oldest
     /// pending age in seconds (sampled by its workers every 10 s).
     gauges: Option<(f64, f64)>,
@@ -305,6 +340,156 @@ fn fds(pid: u32) -> u64 {
     std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |dir| dir.count() as u64)
 }
 
+/// The inbox of a run.
+enum Store {
+    /// A SQLite file in a directory of its own.
+    Sqlite { dir: PathBuf, db: PathBuf },
+    /// A PostgreSQL database created for the run: `admin` is a pool on the `--postgres`
+    /// database (to drop it after), `pool` one on the run's database (to measure it).
+    Postgres {
+        admin: sqlx::PgPool,
+        pool: sqlx::PgPool,
+        name: String,
+        url: String,
+    },
+}
+
+impl Store {
+    async fn create(mode: &str, postgres: &str) -> Option<Self> {
+        match mode {
+            "sqlite" => {
+                let dir =
+                    std::env::temp_dir().join(format!("hookgate-soak-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                std::fs::create_dir_all(&dir).unwrap();
+                let db = dir.join("inbox.db");
+                Some(Self::Sqlite { dir, db })
+            }
+            "postgres" => {
+                let name = format!("hookgate_soak_{}", std::process::id());
+                let admin = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(postgres)
+                    .await
+                    .expect("--postgres: cannot connect");
+                sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
+                    .execute(&admin)
+                    .await
+                    .unwrap();
+                let base = postgres.rsplit_once('/').map_or(postgres, |(base, _)| base);
+                let url = format!("{base}/{name}");
+                let autovacuum: String = sqlx::query_scalar("SHOW autovacuum")
+                    .fetch_one(&admin)
+                    .await
+                    .unwrap();
+                eprintln!("soak: the PostgreSQL server has autovacuum = {autovacuum}");
+                let pool = sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(2)
+                    .connect(&url)
+                    .await
+                    .expect("cannot connect to the run's database");
+                Some(Self::Postgres {
+                    admin,
+                    pool,
+                    name,
+                    url,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// The receiver's `HOOKGATE_INBOX`.
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite { db, .. } => format!("sqlite:{}", db.display()),
+            Self::Postgres { url, .. } => url.clone(),
+        }
+    }
+
+    /// The inbox's size on disk, in bytes.
+    async fn bytes(&self) -> Option<u64> {
+        match self {
+            Self::Sqlite { db, .. } => Some(db_bytes(db)),
+            Self::Postgres { pool, .. } => {
+                // 0 until the receiver's migration created the table.
+                let bytes: Option<i64> = sqlx::query_scalar(
+                    "SELECT pg_total_relation_size(to_regclass('public.hookgate_inbox'))",
+                )
+                .fetch_one(pool)
+                .await
+                .ok()?;
+                Some(bytes.unwrap_or(0) as u64)
+            }
+        }
+    }
+
+    /// The events pending or running, counted in the database (PostgreSQL only: exact, where
+    /// the receiver's gauge is up to 10 s old).
+    async fn pending(&self) -> Option<u64> {
+        match self {
+            Self::Sqlite { .. } => None,
+            Self::Postgres { pool, .. } => {
+                let n: i64 = sqlx::query_scalar(
+                    "SELECT COUNT(*) FROM hookgate_inbox WHERE state = 0 OR state = 1",
+                )
+                .fetch_one(pool)
+                .await
+                .ok()?;
+                Some(n as u64)
+            }
+        }
+    }
+
+    /// Runs `VACUUM` on the PostgreSQL inbox table every `every`, until the task is aborted.
+    fn vacuum(&self, every: Duration) -> Option<tokio::task::JoinHandle<()>> {
+        let Self::Postgres { pool, .. } = self else {
+            return None;
+        };
+        let pool = pool.clone();
+        Some(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                let started = Instant::now();
+                match sqlx::raw_sql("VACUUM hookgate_inbox").execute(&pool).await {
+                    Ok(_) => {
+                        eprintln!("soak: VACUUM took {:.1} s", started.elapsed().as_secs_f64())
+                    }
+                    Err(error) => eprintln!("soak: VACUUM failed: {error}"),
+                }
+            }
+        }))
+    }
+
+    /// What the size column is called.
+    fn size_label(&self) -> &'static str {
+        match self {
+            Self::Sqlite { .. } => "inbox files (MiB)",
+            Self::Postgres { .. } => "table + indexes (MiB)",
+        }
+    }
+
+    async fn remove(self) {
+        match self {
+            Self::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Self::Postgres {
+                admin, pool, name, ..
+            } => {
+                pool.close().await;
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&admin)
+                    .await;
+            }
+        }
+    }
+}
+
 /// The SQLite inbox's size on disk: the database, its WAL and shared memory.
 fn db_bytes(db: &Path) -> u64 {
     ["", "-wal", "-shm"]
@@ -317,7 +502,7 @@ fn db_bytes(db: &Path) -> u64 {
         .sum()
 }
 
-fn spawn_receiver(addr: SocketAddr, inbox: Option<&Path>) -> Child {
+fn spawn_receiver(addr: SocketAddr, inbox: Option<String>, workers: Option<usize>) -> Child {
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".to_owned());
     let exe = format!("{target}/release/examples/receiver");
     let mut command = Command::new(&exe);
@@ -328,8 +513,11 @@ fn spawn_receiver(addr: SocketAddr, inbox: Option<&Path>) -> Child {
         .env("RUST_LOG", "hookgate=warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null());
-    if let Some(db) = inbox {
-        command.env("HOOKGATE_INBOX", format!("sqlite:{}", db.display()));
+    if let Some(url) = inbox {
+        command.env("HOOKGATE_INBOX", url);
+    }
+    if let Some(workers) = workers {
+        command.env("HOOKGATE_WORKERS", workers.to_string());
     }
     let child = command
         .spawn()
@@ -349,7 +537,7 @@ async fn soak(
     mode: &str,
     pid: u32,
     addr: SocketAddr,
-    db: Option<&Path>,
+    store: Option<&Store>,
 ) -> (Vec<Sample>, bool) {
     let run = mix(u64::from(std::process::id()) ^ mode.len() as u64) % 1_000_000;
     let keyring = Arc::new(Keyring::new([SECRET]).unwrap());
@@ -384,6 +572,10 @@ async fn soak(
     }
     let mut samples = Vec::new();
     let mut last = (Duration::ZERO, 0u64);
+    let mut last_handled: Option<(Duration, u64)> = None;
+    let vacuum = store
+        .zip(args.vacuum)
+        .and_then(|(s, every)| s.vacuum(every));
     let mut ticker = tokio::time::interval(args.sample);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -392,17 +584,35 @@ async fn soak(
         let answered = tally.answered.load(Ordering::Relaxed);
         let rate = (answered - last.1) as f64 / (at - last.0).as_secs_f64().max(1e-9);
         last = (at, answered);
-        let gauges = match db {
-            Some(_) => inbox_gauges(addr).await,
-            None => None,
+        let accepted = tally.new.load(Ordering::Relaxed);
+        let (gauges, db_bytes, counted) = match store {
+            Some(store) => (
+                inbox_gauges(addr).await,
+                store.bytes().await,
+                store.pending().await,
+            ),
+            None => (None, None, None),
         };
+        let pending = counted.or(gauges.map(|(pending, _)| pending as u64));
+        let handled = pending.map(|pending| accepted.saturating_sub(pending));
+        let handled_rate = match (handled, last_handled) {
+            (Some(now), Some((then_at, then))) => {
+                Some(now.saturating_sub(then) as f64 / (at - then_at).as_secs_f64().max(1e-9))
+            }
+            _ => None,
+        };
+        if let Some(handled) = handled {
+            last_handled = Some((at, handled));
+        }
         let sample = Sample {
             at,
             answered,
             rate,
             rss_kib: rss_kib(pid),
             fds: fds(pid),
-            db_bytes: db.map(db_bytes),
+            db_bytes,
+            handled,
+            handled_rate,
             gauges,
         };
         eprintln!(
@@ -414,11 +624,15 @@ async fn soak(
             sample.fds,
             sample
                 .db_bytes
-                .map(|b| format!(", inbox files {:.0} MiB", b as f64 / 1048576.0))
+                .map(|b| format!(", inbox {:.0} MiB", b as f64 / 1048576.0))
                 .unwrap_or_default()
                 + &sample
                     .gauges
                     .map(|(p, a)| format!(", {p:.0} pending, oldest {a:.1} s"))
+                    .unwrap_or_default()
+                + &sample
+                    .handled_rate
+                    .map(|r| format!(", handled {r:.0}/s"))
                     .unwrap_or_default()
         );
         samples.push(sample);
@@ -427,6 +641,9 @@ async fn soak(
         }
     }
     stop.store(true, Ordering::Relaxed);
+    if let Some(vacuum) = vacuum {
+        vacuum.abort();
+    }
     for task in tasks {
         task.await.expect("a connection failed");
     }
@@ -456,20 +673,24 @@ async fn soak(
 }
 
 /// The samples as a Markdown table (at most about 25 rows), and the levelling-off verdict.
-fn report(mode: &str, samples: &[Sample]) {
+fn report(mode: &str, samples: &[Sample], size_label: Option<&str>) {
     let step = samples.len().div_ceil(24).max(1);
-    let sqlite = samples.iter().any(|s| s.db_bytes.is_some());
+    let inbox = size_label.is_some();
     println!(
         "\n| {mode}: time (s) | answered | rate (/s) | VmRSS (MiB) | open fds |{}",
-        if sqlite {
-            " inbox files (MiB) | pending | oldest pending (s) |"
-        } else {
-            ""
+        match size_label {
+            Some(label) =>
+                format!(" {label} | pending | oldest pending (s) | handled | handled (/s) |"),
+            None => String::new(),
         }
     );
     println!(
         "| ---: | ---: | ---: | ---: | ---: |{}",
-        if sqlite { " ---: | ---: | ---: |" } else { "" }
+        if inbox {
+            " ---: | ---: | ---: | ---: | ---: |"
+        } else {
+            ""
+        }
     );
     for (k, s) in samples.iter().enumerate() {
         if k % step != 0 && k + 1 != samples.len() {
@@ -482,14 +703,16 @@ fn report(mode: &str, samples: &[Sample]) {
             s.rate,
             s.rss_kib as f64 / 1024.0,
             s.fds,
-            s.db_bytes
-                .map(|b| format!(" {:.1} |", b as f64 / 1048576.0))
-                .unwrap_or_default()
-                + &match (s.db_bytes, s.gauges) {
-                    (Some(_), Some((pending, age))) => format!(" {pending:.0} | {age:.1} |"),
-                    (Some(_), None) => " | |".to_owned(),
-                    _ => String::new(),
-                }
+            if inbox {
+                let cell = |v: Option<String>| format!(" {} |", v.unwrap_or_default());
+                cell(s.db_bytes.map(|b| format!("{:.1}", b as f64 / 1048576.0)))
+                    + &cell(s.gauges.map(|(pending, _)| format!("{pending:.0}")))
+                    + &cell(s.gauges.map(|(_, age)| format!("{age:.1}")))
+                    + &cell(s.handled.map(|h| h.to_string()))
+                    + &cell(s.handled_rate.map(|r| format!("{r:.0}")))
+            } else {
+                String::new()
+            }
         );
     }
     let spread = |range: &[Sample], f: fn(&Sample) -> u64| {
@@ -540,14 +763,8 @@ fn main() {
             .unwrap()
             .local_addr()
             .unwrap();
-        let dir: Option<PathBuf> = (*mode == "sqlite").then(|| {
-            let dir = std::env::temp_dir().join(format!("hookgate-soak-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            dir
-        });
-        let db = dir.as_ref().map(|d| d.join("inbox.db"));
-        let mut child = spawn_receiver(addr, db.as_deref());
+        let store = runtime.block_on(Store::create(mode, &args.postgres));
+        let mut child = spawn_receiver(addr, store.as_ref().map(Store::url), args.workers);
         eprintln!(
             "soak: {mode}: {} deliveries at {}/s, {}% duplicates, {} connections, receiver pid {}",
             args.deliveries,
@@ -556,14 +773,15 @@ fn main() {
             args.connections,
             child.id()
         );
-        let (samples, right) = runtime.block_on(soak(&args, mode, child.id(), addr, db.as_deref()));
+        let (samples, right) =
+            runtime.block_on(soak(&args, mode, child.id(), addr, store.as_ref()));
         wrong |= !right;
         let _ = child.kill();
         let _ = child.wait();
-        if let Some(dir) = dir {
-            let _ = std::fs::remove_dir_all(dir);
+        report(mode, &samples, store.as_ref().map(Store::size_label));
+        if let Some(store) = store {
+            runtime.block_on(store.remove());
         }
-        report(mode, &samples);
     }
     if wrong {
         eprintln!("soak: wrong answers (see the counts above)");

@@ -1,6 +1,7 @@
 //! The PostgreSQL inbox against a real server: several pools (as several replicas would) on
 //! one inbox handle each event once, a killed pool's events are taken over after the lease,
-//! `NOTIFY` wakes another connection's workers.
+//! `NOTIFY` wakes another connection's workers, claims take the oldest due events and completions
+//! batched together each answer for their own claim.
 //!
 //! The server: `HOOKGATE_TEST_POSTGRES_URL`, else `postgres://postgres@127.0.0.1:5432/test`.
 //! Without one the tests are skipped with a notice, except under CI (`CI` set), where they
@@ -276,5 +277,74 @@ async fn a_full_inbox_answers_503_and_duplicates_200() {
     assert_eq!(post(&service, "f_1").await, 200);
     assert_eq!(post(&service, "f_2").await, 503);
     assert_eq!(inbox.counts().await.unwrap().pending, 1);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
+async fn claims_take_the_oldest_due_and_completions_batched_together_each_answer_for_their_claim() {
+    let Some(schema) = Schema::new("batched").await else {
+        return;
+    };
+    let calls = Calls::default();
+    let inbox = schema.inbox().await;
+    // No workers: the test claims and completes by hand.
+    let service = dispatcher(inbox.clone(), &calls, "a", Duration::ZERO, false);
+    for i in 0..10 {
+        assert_eq!(post(&service, &format!("b_{i}")).await, 202);
+    }
+    let lease = Duration::from_secs(60);
+    let now = std::time::SystemTime::now();
+    let first = inbox.claim(&["zernio"], 4, lease, now).await.unwrap();
+    let ids: Vec<i64> = first.events.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), 4);
+    let rest = inbox.claim(&["zernio"], 100, lease, now).await.unwrap();
+    assert_eq!(rest.events.len(), 6, "the running events' leases hold");
+    assert!(
+        rest.events
+            .iter()
+            .all(|e| e.id > *ids.iter().max().unwrap()),
+        "the first claim took the oldest"
+    );
+    assert!(
+        inbox
+            .claim(&["zernio"], 100, lease, now)
+            .await
+            .unwrap()
+            .events
+            .is_empty()
+    );
+    // All ten completed at once (one or a few statements), one with a token that lost its
+    // claim: that one alone answers false and stays running.
+    let mut claims: Vec<_> = first
+        .events
+        .iter()
+        .chain(&rest.events)
+        .map(|e| e.claim_token())
+        .collect();
+    claims[7].token = claims[7].token.wrapping_add(1);
+    let done = futures_util::future::join_all(
+        claims
+            .iter()
+            .map(|claim| inbox.complete(*claim, std::time::SystemTime::now())),
+    )
+    .await;
+    for (i, done) in done.into_iter().enumerate() {
+        assert_eq!(done.unwrap(), i != 7, "completion {i}");
+    }
+    let counts = inbox.counts().await.unwrap();
+    assert_eq!((counts.done, counts.running, counts.pending), (9, 1, 0));
+    // The lost one is taken over once its lease expires.
+    let later = now + lease + Duration::from_secs(1);
+    let again = inbox.claim(&["zernio"], 100, lease, later).await.unwrap();
+    assert_eq!(again.events.len(), 1);
+    assert_eq!(again.events[0].id, claims[7].id);
+    assert_eq!(again.events[0].attempts, 2);
+    assert!(
+        inbox
+            .complete(again.events[0].claim_token(), later)
+            .await
+            .unwrap()
+    );
+    assert_eq!(inbox.counts().await.unwrap().done, 10);
     schema.drop_schema().await;
 }

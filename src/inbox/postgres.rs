@@ -11,7 +11,7 @@ use sqlx::{
     Row as _,
     postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
     Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
@@ -56,6 +56,11 @@ const MIGRATION_LOCK: i64 = 0x686f_6f6b_6761_7465; // "hookgate"
 ///
 /// Durability is PostgreSQL's: a delivery is answered after its transaction committed.
 /// Bounded by [`max_pending`](Self::max_pending) (default 100 000 pending or running).
+///
+/// The table is a queue: every claim and every completion leaves a dead row version, and
+/// claims read the start of the `(state, next_at)` index, where the dead versions of the
+/// events just handled lie. Keep autovacuum on (PostgreSQL's default); on a server without it,
+/// run `VACUUM hookgate_inbox` every minute or so, or claims slow down with every event handled.
 #[derive(Clone)]
 pub struct PostgresInbox {
     pool: PgPool,
@@ -66,7 +71,21 @@ pub struct PostgresInbox {
     /// reach the maximum and at least every second: a `COUNT(*)` per insert would cost more as
     /// the backlog grows.
     pending: Arc<Mutex<Option<(u64, Instant)>>>,
+    /// Completions waiting for the completer's next statement.
+    completer: mpsc::Sender<Completion>,
+    /// Asks the announcer for one `NOTIFY` after the inserts committed so far.
+    announce: mpsc::Sender<()>,
 }
+
+/// One [`Inbox::complete`] waiting for the completer's next statement.
+struct Completion {
+    claim: ClaimToken,
+    now: i64,
+    reply: oneshot::Sender<Result<bool, InboxError>>,
+}
+
+/// The most completions one statement marks done.
+const COMPLETE_BATCH: usize = 256;
 
 impl fmt::Debug for PostgresInbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -106,12 +125,18 @@ impl PostgresInbox {
         let mut listener = PgListener::connect_with(&pool).await.map_err(unavailable)?;
         listener.listen(&channel).await.map_err(unavailable)?;
         tokio::spawn(listen(listener, Arc::downgrade(&notify)));
+        let (completer, completions) = mpsc::channel(4 * COMPLETE_BATCH);
+        tokio::spawn(complete_loop(pool.clone(), completions));
+        let (announce, requests) = mpsc::channel(1);
+        tokio::spawn(announce_loop(pool.clone(), channel.clone(), requests));
         Ok(Self {
             pool,
             notify,
             channel,
             max_pending: DEFAULT_MAX_PENDING,
             pending: Arc::new(Mutex::new(None)),
+            completer,
+            announce,
         })
     }
 
@@ -142,6 +167,79 @@ async fn listen(mut listener: PgListener, notify: Weak<Notify>) {
         }
     }
 }
+
+/// Tells every replica's workers that events were stored: one `NOTIFY` (its own statement) per
+/// request, requests made while one is sent coalescing into the next. Each request is made
+/// after its insert committed, so the `NOTIFY` that answers it is sent after that commit too:
+/// a replica it wakes sees the event.
+///
+/// `NOTIFY` inside the insert's transaction (as before) made every insert commit wait for
+/// PostgreSQL's one notification-queue lock, held across the commit's WAL flush: the inserts
+/// of all replicas committed one at a time. Ends when every clone of the inbox is dropped.
+async fn announce_loop(pool: PgPool, channel: Arc<str>, mut requests: mpsc::Receiver<()>) {
+    while requests.recv().await.is_some() {
+        if let Err(error) = sqlx::query("SELECT pg_notify($1, '')")
+            .bind(&*channel)
+            .execute(&pool)
+            .await
+        {
+            // The other replicas poll (their workers' fallback interval).
+            tracing::warn!(%error, "inbox NOTIFY failed");
+        }
+    }
+}
+
+/// Marks claimed events done, every completion waiting (up to [`COMPLETE_BATCH`]) in one
+/// statement, one round trip and one commit: the workers' events finish together, and one
+/// `UPDATE` a batch costs the database less than one per event. Each caller is answered after
+/// that commit, with whether its claim still held; a failed statement fails every completion
+/// of the batch (the workers retry each). Ends when every clone of the inbox is dropped.
+async fn complete_loop(pool: PgPool, mut queue: mpsc::Receiver<Completion>) {
+    let mut batch = Vec::with_capacity(COMPLETE_BATCH);
+    while queue.recv_many(&mut batch, COMPLETE_BATCH).await > 0 {
+        let ids: Vec<i64> = batch.iter().map(|c| c.claim.id).collect();
+        let tokens: Vec<i64> = batch.iter().map(|c| c.claim.token).collect();
+        let nows: Vec<i64> = batch.iter().map(|c| c.now).collect();
+        let done: Result<Vec<i64>, _> = sqlx::query_scalar(
+            "UPDATE hookgate_inbox h SET state = 2, next_at = c.now, updated_at = c.now, \
+             token = NULL FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::BIGINT[]) \
+             AS c(id, token, now) WHERE h.id = c.id AND h.state = 1 AND h.token = c.token \
+             RETURNING h.id",
+        )
+        .bind(&ids)
+        .bind(&tokens)
+        .bind(&nows)
+        .fetch_all(&pool)
+        .await;
+        match done {
+            Ok(done) => {
+                for completion in batch.drain(..) {
+                    let held = done.contains(&completion.claim.id);
+                    let _ = completion.reply.send(Ok(held));
+                }
+            }
+            Err(error) => {
+                let error = Arc::new(error);
+                for completion in batch.drain(..) {
+                    let shared = Box::new(Shared(error.clone()));
+                    let _ = completion.reply.send(Err(InboxError::Unavailable(shared)));
+                }
+            }
+        }
+    }
+}
+
+/// One error reported to every completion of a failed batch.
+#[derive(Debug)]
+struct Shared(Arc<sqlx::Error>);
+
+impl fmt::Display for Shared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {}
 
 async fn migrate(pool: &PgPool, schema: &str) -> Result<(), InboxError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
@@ -180,6 +278,46 @@ impl Inbox for PostgresInbox {
     fn insert<'a>(&'a self, event: &'a NewEvent) -> BoxFuture<'a, Result<Inserted, InboxError>> {
         Box::pin(async move {
             let now = to_millis(SystemTime::now());
+            let cached = *self.pending.lock().expect("not poisoned");
+            if let Some((count, at)) = cached
+                && count < self.max_pending
+                && at.elapsed() < Duration::from_secs(1)
+            {
+                // Room for it by the recent count: one statement, one round trip, its own
+                // transaction; a duplicate returns no row.
+                let inserted = sqlx::query(
+                    "WITH inserted AS (INSERT INTO hookgate_inbox (dedup, provider, tenant, key, \
+                     key_is_body_hash, event, received_at, sender_attempt, delivery_id, \
+                     headers, body, state, attempts, next_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
+                     ON CONFLICT (dedup) DO NOTHING RETURNING id) \
+                     SELECT id FROM inserted",
+                )
+                .bind(&event.dedup)
+                .bind(&*event.provider)
+                .bind(&event.tenant)
+                .bind(&event.key)
+                .bind(event.key_is_body_hash)
+                .bind(&event.event)
+                .bind(to_millis(event.received_at))
+                .bind(event.sender_attempt.map(i64::from))
+                .bind(&event.delivery_id)
+                .bind(encode_headers(&event.headers))
+                .bind(&event.raw[..])
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(unavailable)?;
+                if inserted.is_none() {
+                    return Ok(Inserted::Duplicate);
+                }
+                if let Some((count, _)) = self.pending.lock().expect("not poisoned").as_mut() {
+                    *count += 1;
+                }
+                self.announce();
+                return Ok(Inserted::New);
+            }
+            // Recount in the transaction of the insert, and roll it back when full.
             let mut tx = self.pool.begin().await.map_err(unavailable)?;
             let inserted = sqlx::query(
                 "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
@@ -208,24 +346,15 @@ impl Inbox for PostgresInbox {
                 tx.rollback().await.map_err(unavailable)?;
                 return Ok(Inserted::Duplicate);
             }
-            let cached = *self.pending.lock().expect("not poisoned");
-            let pending = match cached {
-                Some((count, at))
-                    if count < self.max_pending && at.elapsed() < Duration::from_secs(1) =>
-                {
-                    count + 1
-                }
-                _ => {
-                    let n: i64 = sqlx::query_scalar(
-                        "SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)",
-                    )
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(unavailable)?;
-                    let n = n as u64;
-                    *self.pending.lock().expect("not poisoned") = Some((n, Instant::now()));
-                    n
-                }
+            let pending = {
+                let n: i64 =
+                    sqlx::query_scalar("SELECT COUNT(*) FROM hookgate_inbox WHERE state IN (0, 1)")
+                        .fetch_one(&mut *tx)
+                        .await
+                        .map_err(unavailable)?;
+                let n = n as u64;
+                *self.pending.lock().expect("not poisoned") = Some((n, Instant::now()));
+                n
             };
             if pending > self.max_pending {
                 tx.rollback().await.map_err(unavailable)?;
@@ -233,17 +362,11 @@ impl Inbox for PostgresInbox {
                     pending: pending - 1,
                 });
             }
-            // Delivered to every listener when (and only if) the transaction commits.
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(&*self.channel)
-                .execute(&mut *tx)
-                .await
-                .map_err(unavailable)?;
             tx.commit().await.map_err(unavailable)?;
             if let Some((count, _)) = self.pending.lock().expect("not poisoned").as_mut() {
                 *count += 1;
             }
-            self.notify.notify_waiters();
+            self.announce();
             Ok(Inserted::New)
         })
     }
@@ -261,12 +384,22 @@ impl Inbox for PostgresInbox {
             }
             let now_ms = to_millis(now);
             let providers: Vec<&str> = providers.to_vec();
-            // Running events keep their lease end in next_at: one index range finds both.
+            // Running events keep their lease end in next_at, so the due pending events and the
+            // expired leases are each the start of one `(state, next_at)` index range, read in
+            // order: a few rows per claim however long the backlog. (One `state IN (0, 1)`
+            // range ordered by next_at read and sorted every due event: 50 ms a claim at
+            // 50 000 pending, the workers slowing as the backlog grew.)
             let sql = format!(
-                "UPDATE hookgate_inbox SET state = 1, attempts = attempts + 1, next_at = $1, \
-                 token = $2, updated_at = $3 WHERE id IN (SELECT id FROM hookgate_inbox \
-                 WHERE state IN (0, 1) AND next_at <= $3 AND provider = ANY($4) \
-                 ORDER BY next_at LIMIT $5 FOR UPDATE SKIP LOCKED) RETURNING {COLUMNS}"
+                "WITH pending AS (SELECT id, next_at FROM hookgate_inbox \
+                 WHERE state = 0 AND next_at <= $3 AND provider = ANY($4) \
+                 ORDER BY next_at LIMIT $5 FOR UPDATE SKIP LOCKED), \
+                 expired AS (SELECT id, next_at FROM hookgate_inbox \
+                 WHERE state = 1 AND next_at <= $3 AND provider = ANY($4) \
+                 ORDER BY next_at LIMIT $5 FOR UPDATE SKIP LOCKED) \
+                 UPDATE hookgate_inbox SET state = 1, attempts = attempts + 1, next_at = $1, \
+                 token = $2, updated_at = $3 WHERE id IN (SELECT id FROM \
+                 (SELECT id, next_at FROM pending UNION ALL SELECT id, next_at FROM expired) due \
+                 ORDER BY next_at LIMIT $5) RETURNING {COLUMNS}"
             );
             let rows = sqlx::query(&sql)
                 .bind(to_millis(now + lease))
@@ -282,9 +415,11 @@ impl Inbox for PostgresInbox {
                 claimed.events.push(stored_from_row!(row)?);
             }
             if claimed.events.is_empty() {
+                // The first row of each state's index range.
                 let next: Option<i64> = sqlx::query_scalar(
-                    "SELECT MIN(next_at) FROM hookgate_inbox WHERE state IN (0, 1) \
-                     AND provider = ANY($1)",
+                    "SELECT LEAST((SELECT MIN(next_at) FROM hookgate_inbox WHERE state = 0 \
+                     AND provider = ANY($1)), (SELECT MIN(next_at) FROM hookgate_inbox \
+                     WHERE state = 1 AND provider = ANY($1)))",
                 )
                 .bind(&providers)
                 .fetch_one(&self.pool)
@@ -303,17 +438,18 @@ impl Inbox for PostgresInbox {
         now: SystemTime,
     ) -> BoxFuture<'_, Result<bool, InboxError>> {
         Box::pin(async move {
-            let done = sqlx::query(
-                "UPDATE hookgate_inbox SET state = 2, next_at = $1, updated_at = $1, \
-                 token = NULL WHERE id = $2 AND state = 1 AND token = $3",
-            )
-            .bind(to_millis(now))
-            .bind(claim.id)
-            .bind(claim.token)
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
-            Ok(done.rows_affected() == 1)
+            let (reply, answer) = oneshot::channel();
+            let completion = Completion {
+                claim,
+                now: to_millis(now),
+                reply,
+            };
+            let closed = || InboxError::Unavailable("the inbox completer stopped".into());
+            self.completer
+                .send(completion)
+                .await
+                .map_err(|_| closed())?;
+            answer.await.map_err(|_| closed())?
         })
     }
 
@@ -419,12 +555,16 @@ impl Inbox for PostgresInbox {
 
     fn purge_done(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
         Box::pin(async move {
-            let done =
-                sqlx::query("DELETE FROM hookgate_inbox WHERE state = 2 AND updated_at < $1")
-                    .bind(to_millis(before))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(unavailable)?;
+            // A done event's next_at is its updated_at (`complete` sets both): the bound on
+            // next_at makes this one `(state, next_at)` index range of the rows to delete,
+            // where `updated_at` alone read every done row, every minute.
+            let done = sqlx::query(
+                "DELETE FROM hookgate_inbox WHERE state = 2 AND next_at < $1 AND updated_at < $1",
+            )
+            .bind(to_millis(before))
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
             Ok(done.rows_affected())
         })
     }
@@ -464,6 +604,13 @@ impl Inbox for PostgresInbox {
 }
 
 impl PostgresInbox {
+    /// After an insert committed: wakes this process's workers now, and every replica's with
+    /// the announcer's next `NOTIFY` (one already asked for covers this insert too).
+    fn announce(&self) {
+        self.notify.notify_waiters();
+        let _ = self.announce.try_send(());
+    }
+
     /// Tells every replica's workers that events became claimable (best effort).
     async fn wake_all(&self) {
         let _ = sqlx::query("SELECT pg_notify($1, '')")
