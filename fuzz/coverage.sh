@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then
-  TARGETS=(signature_headers envelope decode pipeline)
+  TARGETS=(signature_headers envelope decode pipeline generic)
 fi
 bin="$(rustc +nightly --print sysroot)/lib/rustlib/x86_64-unknown-linux-gnu/bin"
 src="$(cd .. && pwd)/src"

@@ -80,7 +80,10 @@ fn counted<P: Provider>(webhooks: Webhooks<P>, calls: &Arc<AtomicUsize>) -> Webh
     })
 }
 
-fn signer<P: Sign + Provider>(provider: P, uri: &'static str) -> Box<dyn Fn(&[u8]) -> Request<Full<Bytes>>> {
+fn signer<P: Sign + Provider>(
+    provider: P,
+    uri: &'static str,
+) -> Box<dyn Fn(&[u8]) -> Request<Full<Bytes>>> {
     Box::new(move |body| signed_request(&provider, uri, Bytes::copy_from_slice(body)))
 }
 
@@ -107,19 +110,28 @@ fn world() -> World {
         .build()
         .unwrap();
     let c = calls.clone();
-    let standard_service = counted(Webhooks::new(Standard::new([STANDARD_SECRET]).unwrap()), &calls)
-        .on_any(move |_: standard::Event| {
-            c.fetch_add(1, Ordering::SeqCst);
-            async {}
-        })
-        .build()
-        .unwrap();
+    let standard_service = counted(
+        Webhooks::new(Standard::new([STANDARD_SECRET]).unwrap()),
+        &calls,
+    )
+    .on_any(move |_: standard::Event| {
+        c.fetch_add(1, Ordering::SeqCst);
+        async {}
+    })
+    .build()
+    .unwrap();
     World {
         runtime,
         calls,
         services: vec![
-            (BoxCloneService::new(zernio_service), signer(Zernio::new([SECRET]).unwrap(), "/z")),
-            (BoxCloneService::new(ayrshare_service), signer(Ayrshare::new([SECRET]).unwrap(), "/a")),
+            (
+                BoxCloneService::new(zernio_service),
+                signer(Zernio::new([SECRET]).unwrap(), "/z"),
+            ),
+            (
+                BoxCloneService::new(ayrshare_service),
+                signer(Ayrshare::new([SECRET]).unwrap(), "/a"),
+            ),
             (
                 BoxCloneService::new(standard_service),
                 signer(Standard::new([STANDARD_SECRET]).unwrap(), "/s"),
@@ -160,10 +172,20 @@ fuzz_target!(|data: &[u8]| {
         let ran = world.calls.load(Ordering::SeqCst) - before;
         assert!(ran <= 1, "one delivery ran {ran} handlers");
         if !input.sign {
-            assert_eq!(ran, 0, "a forged delivery reached a handler: {}", response.status());
+            assert_eq!(
+                ran,
+                0,
+                "a forged delivery reached a handler: {}",
+                response.status()
+            );
         }
         if !response.status().is_success() {
-            assert_eq!(ran, 0, "a refused delivery ({}) reached a handler", response.status());
+            assert_eq!(
+                ran,
+                0,
+                "a refused delivery ({}) reached a handler",
+                response.status()
+            );
         }
     });
 });
