@@ -480,9 +480,6 @@ where
             (raw, verified, answer)
         }
     };
-    // Not needed past verification: dropped here, it takes no room in the future's later
-    // states (the handler's await above all).
-    drop(signed);
     let Some(verified) = verified else {
         return Ok(context.refuse(Rejection::Signature(SignatureError::Mismatch)));
     };

@@ -8,8 +8,9 @@ use std::{
 };
 
 use sqlx::{
-    Row as _,
-    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+    Postgres, Row as _,
+    postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions},
+    query::Query,
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -241,6 +242,29 @@ impl fmt::Display for Shared {
 
 impl std::error::Error for Shared {}
 
+/// The insert-if-absent of one event, pending and due at `now`: one statement, no row
+/// affected for a duplicate.
+fn insert(event: &NewEvent, now: i64) -> Query<'_, Postgres, PgArguments> {
+    sqlx::query(
+        "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, event, \
+         received_at, sender_attempt, delivery_id, headers, body, state, attempts, next_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
+         ON CONFLICT (dedup) DO NOTHING",
+    )
+    .bind(&event.dedup)
+    .bind(&*event.provider)
+    .bind(&event.tenant)
+    .bind(&event.key)
+    .bind(event.key_is_body_hash)
+    .bind(&event.event)
+    .bind(to_millis(event.received_at))
+    .bind(event.sender_attempt.map(i64::from))
+    .bind(&event.delivery_id)
+    .bind(encode_headers(&event.headers))
+    .bind(&event.raw[..])
+    .bind(now)
+}
+
 async fn migrate(pool: &PgPool, schema: &str) -> Result<(), InboxError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -285,30 +309,12 @@ impl Inbox for PostgresInbox {
             {
                 // Room for it by the recent count: one statement, one round trip, its own
                 // transaction; a duplicate returns no row.
-                let inserted = sqlx::query(
-                    "WITH inserted AS (INSERT INTO hookgate_inbox (dedup, provider, tenant, key, \
-                     key_is_body_hash, event, received_at, sender_attempt, delivery_id, \
-                     headers, body, state, attempts, next_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
-                     ON CONFLICT (dedup) DO NOTHING RETURNING id) \
-                     SELECT id FROM inserted",
-                )
-                .bind(&event.dedup)
-                .bind(&*event.provider)
-                .bind(&event.tenant)
-                .bind(&event.key)
-                .bind(event.key_is_body_hash)
-                .bind(&event.event)
-                .bind(to_millis(event.received_at))
-                .bind(event.sender_attempt.map(i64::from))
-                .bind(&event.delivery_id)
-                .bind(encode_headers(&event.headers))
-                .bind(&event.raw[..])
-                .bind(now)
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(unavailable)?;
-                if inserted.is_none() {
+                let inserted = insert(event, now)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(unavailable)?
+                    .rows_affected();
+                if inserted == 0 {
                     return Ok(Inserted::Duplicate);
                 }
                 if let Some((count, _)) = self.pending.lock().expect("not poisoned").as_mut() {
@@ -319,29 +325,11 @@ impl Inbox for PostgresInbox {
             }
             // Recount in the transaction of the insert, and roll it back when full.
             let mut tx = self.pool.begin().await.map_err(unavailable)?;
-            let inserted = sqlx::query(
-                "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
-                 event, received_at, sender_attempt, delivery_id, headers, body, state, \
-                 attempts, next_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
-                 ON CONFLICT (dedup) DO NOTHING",
-            )
-            .bind(&event.dedup)
-            .bind(&*event.provider)
-            .bind(&event.tenant)
-            .bind(&event.key)
-            .bind(event.key_is_body_hash)
-            .bind(&event.event)
-            .bind(to_millis(event.received_at))
-            .bind(event.sender_attempt.map(i64::from))
-            .bind(&event.delivery_id)
-            .bind(encode_headers(&event.headers))
-            .bind(&event.raw[..])
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(unavailable)?
-            .rows_affected();
+            let inserted = insert(event, now)
+                .execute(&mut *tx)
+                .await
+                .map_err(unavailable)?
+                .rows_affected();
             if inserted == 0 {
                 tx.rollback().await.map_err(unavailable)?;
                 return Ok(Inserted::Duplicate);
