@@ -14,7 +14,7 @@ use crate::{keyring::Tenant, provider::Unread};
 pub struct Delivery {
     pub(crate) provider: &'static str,
     pub(crate) tenant: Option<Tenant>,
-    pub(crate) event: Arc<str>,
+    pub(crate) event: Name,
     pub(crate) key: Arc<str>,
     pub(crate) key_from_body_hash: bool,
     pub(crate) received_at: SystemTime,
@@ -122,5 +122,49 @@ mod tests {
         assert_eq!(values, ["[redacted]", "[redacted]"]);
         assert!(values.iter().all(|v| v.is_sensitive()));
         assert_eq!(headers["content-type"], "application/json");
+    }
+}
+
+/// An event name held by a delivery and its log lines: a name of the provider's catalogue as
+/// the catalogue spells it (no allocation: every delivery of a known event), any other name
+/// counted.
+#[derive(Clone)]
+pub(crate) enum Name {
+    Known(&'static str),
+    Other(Arc<str>),
+}
+
+impl Name {
+    /// `name` as a catalogue name of `E`, when it is one.
+    pub(crate) fn of<E: crate::event::Event>(name: &str) -> Self {
+        match E::NAMES.iter().find(|known| **known == name) {
+            Some(known) => Self::Known(known),
+            None => Self::Other(name.into()),
+        }
+    }
+
+    /// The `event` label of the metrics: the catalogue name, or `_other`.
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::Known(name) => name,
+            Self::Other(_) => "_other",
+        }
+    }
+}
+
+impl std::ops::Deref for Name {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Self::Known(name) => name,
+            Self::Other(name) => name,
+        }
+    }
+}
+
+impl std::fmt::Debug for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
     }
 }

@@ -11,6 +11,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{Request, Response};
 use http_body::Body;
 use http_body_util::Full;
@@ -18,7 +19,7 @@ use tower_service::Service;
 
 use crate::{
     body::ResponseBody,
-    delivery::Delivery,
+    delivery::{Delivery, Name},
     event::{Event, EventOf, UnknownEvent, UnknownReason},
     future::{BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, JsonCheck, config_methods},
@@ -110,8 +111,7 @@ where
     Fut::Output: HandlerOutput,
 {
     fn call(&self, event: T, _: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
-        let future = self(event);
-        Box::pin(async move { future.await.into_result() })
+        Box::pin(self(event).map(HandlerOutput::into_result))
     }
 }
 
@@ -122,8 +122,7 @@ where
     Fut::Output: HandlerOutput,
 {
     fn call(&self, event: T, delivery: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
-        let future = self(event, delivery);
-        Box::pin(async move { future.await.into_result() })
+        Box::pin(self(event, delivery).map(HandlerOutput::into_result))
     }
 }
 
@@ -134,8 +133,7 @@ where
     Fut::Output: HandlerOutput,
 {
     fn call(&self, event: T, _: Delivery, state: S) -> BoxFuture<'static, Result<(), BoxError>> {
-        let future = self(event, state);
-        Box::pin(async move { future.await.into_result() })
+        Box::pin(self(event, state).map(HandlerOutput::into_result))
     }
 }
 
@@ -151,8 +149,7 @@ where
         delivery: Delivery,
         state: S,
     ) -> BoxFuture<'static, Result<(), BoxError>> {
-        let future = self(event, delivery, state);
-        Box::pin(async move { future.await.into_result() })
+        Box::pin(self(event, delivery, state).map(HandlerOutput::into_result))
     }
 }
 
@@ -442,19 +439,20 @@ struct Router<P, S> {
 }
 
 impl<P: Provider, S: Clone> Router<P, S> {
-    async fn dispatch(&self, delivery: Delivery) -> Result<Ack, Rejection> {
+    /// Picks the delivery's handler and decodes its event, without waiting: what runs next is
+    /// the handler's future alone, and the future that awaits it holds nothing of the delivery
+    /// (it is part of the pipeline's, boxed per delivery).
+    fn start(&self, delivery: Delivery) -> Started<P> {
         // For log lines once the delivery has moved into a handler (reference counts, no copy).
         let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
         let (unknown, delivery, state) = match route {
             Some(handler) => match handler(delivery, self.state.clone(), self.json) {
-                Ok(future) => {
-                    return finish(timed::<P, _>(future, &event).await, P::NAME, &event, &key);
-                }
+                Ok(future) => return Started::run(future, event, key),
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
                     if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
-                        return refuse_body::<P>(refused, &event, &key);
+                        return Started::done(refuse_body::<P>(refused, &event, &key));
                     }
                     tracing::warn!(
                         provider = P::NAME,
@@ -474,7 +472,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
             None => {
                 // No typed decode read the body: check it before anything sees it.
                 if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
-                    return refuse_body::<P>(refused, &event, &key);
+                    return Started::done(refuse_body::<P>(refused, &event, &key));
                 }
                 let reason = if <P::Event as Event>::accepts(delivery.event()) {
                     UnknownReason::Unhandled
@@ -486,12 +484,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
             }
         };
         match &self.fallback {
-            Some(fallback) => finish(
-                timed::<P, _>(fallback(unknown, delivery, state), &event).await,
-                P::NAME,
-                &event,
-                &key,
-            ),
+            Some(fallback) => Started::run(fallback(unknown, delivery, state), event, key),
             None => {
                 tracing::info!(
                     provider = P::NAME,
@@ -500,7 +493,45 @@ impl<P: Provider, S: Clone> Router<P, S> {
                     reason = ?unknown.reason(),
                     "no handler for event; acknowledged"
                 );
-                Ok(Ack::Ignored)
+                Started::done(Ok(Ack::Ignored))
+            }
+        }
+    }
+}
+
+/// What [`Router::start`] decided: a handler (or the fallback) runs, or the answer is known.
+struct Started<P> {
+    state: Start,
+    provider: PhantomData<fn() -> P>,
+}
+
+enum Start {
+    /// The handler's future; the event and key are for the log lines once it answers.
+    Run(BoxFuture<'static, Result<(), BoxError>>, Name, Arc<str>),
+    Done(Result<Ack, Rejection>),
+}
+
+impl<P: Provider> Started<P> {
+    fn run(future: BoxFuture<'static, Result<(), BoxError>>, event: Name, key: Arc<str>) -> Self {
+        Self {
+            state: Start::Run(future, event, key),
+            provider: PhantomData,
+        }
+    }
+
+    fn done(result: Result<Ack, Rejection>) -> Self {
+        Self {
+            state: Start::Done(result),
+            provider: PhantomData,
+        }
+    }
+
+    /// Runs the handler, if any, and answers.
+    async fn finish(self) -> Result<Ack, Rejection> {
+        match self.state {
+            Start::Done(result) => result,
+            Start::Run(future, event, key) => {
+                finish(timed::<P, _>(future, &event).await, P::NAME, &event, &key)
             }
         }
     }
@@ -619,8 +650,9 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
             Ok(delivery) => delivery,
             Err(attempt) => return Box::pin(std::future::ready(attempt)),
         };
+        // Started inside the attempt, which catches a panic of the decode as well.
         Box::pin(crate::inbox::attempt(
-            async move { router.dispatch(delivery).await },
+            async move { router.start(delivery).finish().await },
             timeout,
         ))
     }
@@ -652,10 +684,11 @@ where
             self.provider.clone(),
             self.config.clone(),
             request,
-            move |accepted| async move {
-                Handled::<Response<Full<Bytes>>, Infallible>::Own(
-                    router.dispatch(accepted.into_delivery()).await,
-                )
+            move |accepted| {
+                router
+                    .start(accepted.into_delivery())
+                    .finish()
+                    .map(Handled::<Response<Full<Bytes>>, Infallible>::Own)
             },
         ));
         ResponseFuture::new(pipeline::span(P::NAME), future)

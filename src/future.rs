@@ -1,11 +1,15 @@
-//! [`ResponseFuture`]: the future of every hookgate service.
+//! [`ResponseFuture`]: the future of every hookgate service, and [`Within`], the deadline the
+//! pipeline puts on reading a body and on running a handler.
 
 use std::{
     fmt,
     future::Future,
     pin::Pin,
     task::{Context, Poll},
+    time::Duration,
 };
+
+use pin_project_lite::pin_project;
 
 use http::Response;
 
@@ -48,5 +52,53 @@ impl<B, E> Future for ResponseFuture<B, E> {
 impl<B, E> fmt::Debug for ResponseFuture<B, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+pin_project! {
+    /// `future` with a deadline of `limit` from its first poll ([`within`]).
+    ///
+    /// Unlike `tokio::time::timeout`, it arms no timer when the future finishes on its first
+    /// poll (a body that came with the headers, a handler that did not wait): a timer costs a
+    /// clock read and a timer-wheel entry per delivery. And it holds the future once, inline,
+    /// with the timer boxed only when one is armed: the pipeline's future, which holds it, is
+    /// boxed per delivery and stays small.
+    pub(crate) struct Within<F> {
+        #[pin]
+        future: F,
+        limit: Duration,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+/// The deadline of a [`Within`] passed first.
+#[derive(Debug)]
+pub(crate) struct Elapsed;
+
+/// Runs `future` with a deadline of `limit`, counted from its first poll.
+pub(crate) fn within<F: Future>(limit: Duration, future: F) -> Within<F> {
+    Within {
+        future,
+        limit,
+        timer: None,
+    }
+}
+
+impl<F: Future> Future for Within<F> {
+    type Output = Result<F::Output, Elapsed>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(output) = this.future.poll(cx) {
+            return Poll::Ready(Ok(output));
+        }
+        let limit = *this.limit;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(Elapsed)),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }

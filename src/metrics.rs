@@ -171,6 +171,11 @@ impl InFlight {
         in_flight(provider, 1.0);
         Self(provider)
     }
+
+    /// The provider it counts.
+    pub(crate) fn provider(&self) -> &'static str {
+        self.0
+    }
 }
 
 impl Drop for InFlight {

@@ -8,12 +8,13 @@ use std::{
     future::Future,
     panic::AssertUnwindSafe,
     sync::Arc,
+    task::Poll,
     time::{Duration, SystemTime},
 };
 
 use bytes::{Buf as _, Bytes};
 use bytestring::ByteString;
-use futures_util::FutureExt as _;
+use futures_util::{FutureExt as _, future::Either};
 use http::{Method, Request, Response, request::Parts};
 use http_body::Body;
 use http_body_util::{BodyExt as _, Full};
@@ -24,10 +25,12 @@ use crate::{
     body::ResponseBody,
     budget::{Budget, Reservation},
     dedup::{Claim, DedupKey, DedupStore, KeyOrigin, KeyParts, Lease, MemoryStore, Namespace},
-    delivery::{Delivery, redact},
+    delivery::{Delivery, Name, redact},
+    future::within,
     keyring::{Match, Tenant, Verifier},
     provider::{
-        Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody, check_body, is_json,
+        Challenge, EnvelopeError, Provider, SignatureError, Signed, SignedBody, Unread, check_body,
+        is_json,
     },
     rejection::{Ack, Rejection},
     secrets::{Plan, Refusal, Selected},
@@ -253,12 +256,17 @@ pub(crate) fn span(provider: &'static str) -> tracing::Span {
 
 /// Runs one delivery through the pipeline. `next` gets the accepted delivery; its response's
 /// status decides commit (2xx) or release.
-pub(crate) async fn run<P, B, F, Fut, RB, E>(
+///
+/// The returned future is boxed once per delivery by the services, so it is kept small: the
+/// request is split here, before the pipeline's future holds it (an `async fn` keeps each of
+/// its arguments for its whole life, so one that passed the request on to another would hold
+/// it twice), and the panic guard and the metrics wrap it as plain futures.
+pub(crate) fn run<P, B, F, Fut, RB, E>(
     provider: Arc<P>,
     config: Arc<Config>,
     request: Request<B>,
     next: F,
-) -> Result<Response<ResponseBody<RB>>, E>
+) -> Run<impl Future<Output = Result<Finished<RB, E>, PanicPayload>>>
 where
     P: Provider,
     B: Body,
@@ -266,45 +274,74 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    // The handler's panics are caught around the handler (its key is released at once); this
-    // catches the rest: a `Provider` or `DedupStore` implementation that panicked. Dropping
-    // the pipeline's state releases a claimed key in the background.
-    let _in_flight = crate::metrics::InFlight::new(P::NAME);
-    // The `event` label, set once the envelope is read (metrics only).
-    let mut label = None;
-    let result = match AssertUnwindSafe(pipeline(&*provider, &config, request, next, &mut label))
-        .catch_unwind()
-        .await
-    {
-        Ok(result) => result,
-        Err(_panic) => {
-            let rejection = Rejection::Internal;
-            tracing::error!(
-                provider = P::NAME,
-                code = rejection.code(),
-                "the provider or the dedup store panicked; answered 500"
-            );
-            Ok(Outcome::Rejected(rejection))
-        }
-    };
-    let outcome = match &result {
-        Ok(Outcome::Rejected(rejection)) => rejection.code(),
-        Ok(Outcome::Ack(ack)) => ack.code(),
-        Ok(Outcome::Answered(_)) => "challenge",
-        Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
-        Ok(Outcome::Inner(_)) => "handler_refused",
-        Err(_) => "inner_error",
-    };
-    tracing::Span::current().record("outcome", outcome);
-    tracing::debug!(outcome, "delivery done");
-    crate::metrics::delivery(P::NAME, label.unwrap_or("_none"), outcome);
-    if let Ok(Outcome::Rejected(Rejection::Signature(error))) = &result {
-        crate::metrics::verification_failure(P::NAME, error.code());
+    let (parts, body) = request.into_parts();
+    Run {
+        // The handler's panics are caught around the handler (its key is released at once);
+        // this catches the rest: a `Provider` or `DedupStore` implementation that panicked.
+        // Dropping the pipeline's state releases a claimed key in the background.
+        pipeline: AssertUnwindSafe(pipeline(provider, config, parts, body, next)).catch_unwind(),
+        in_flight: crate::metrics::InFlight::new(P::NAME),
     }
-    result.map(Outcome::into_response)
 }
 
-enum Outcome<RB> {
+/// The `event` label of the metrics, known once the envelope is read.
+pub(crate) type Label = Option<&'static str>;
+/// How the pipeline ended a delivery (or the next stage's error), and its `event` label.
+pub(crate) type Finished<RB, E> = (Result<Outcome<RB>, E>, Label);
+type PanicPayload = Box<dyn std::any::Any + Send>;
+
+pin_project_lite::pin_project! {
+    /// [`run`]'s future: the pipeline, then its outcome logged, counted and answered.
+    pub(crate) struct Run<Fut> {
+        #[pin]
+        pipeline: Fut,
+        in_flight: crate::metrics::InFlight,
+    }
+}
+
+impl<Fut, RB, E> Future for Run<Fut>
+where
+    Fut: Future<Output = Result<Finished<RB, E>, PanicPayload>>,
+{
+    type Output = Result<Response<ResponseBody<RB>>, E>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let provider = this.in_flight.provider();
+        let (result, label) = match this.pipeline.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Ok(done)) => done,
+            Poll::Ready(Err(_panic)) => {
+                let rejection = Rejection::Internal;
+                tracing::error!(
+                    provider,
+                    code = rejection.code(),
+                    "the provider or the dedup store panicked; answered 500"
+                );
+                // The event label went with the pipeline's state.
+                (Ok(Outcome::Rejected(rejection)), None)
+            }
+        };
+        let outcome = match &result {
+            Ok(Outcome::Rejected(rejection)) => rejection.code(),
+            Ok(Outcome::Ack(ack)) => ack.code(),
+            Ok(Outcome::Answered(_)) => "challenge",
+            Ok(Outcome::Inner(response)) if response.status().is_success() => "handled",
+            Ok(Outcome::Inner(_)) => "handler_refused",
+            Err(_) => "inner_error",
+        };
+        tracing::Span::current().record("outcome", outcome);
+        tracing::debug!(outcome, "delivery done");
+        crate::metrics::delivery(provider, label.unwrap_or("_none"), outcome);
+        if let Ok(Outcome::Rejected(Rejection::Signature(error))) = &result {
+            crate::metrics::verification_failure(provider, error.code());
+        }
+        Poll::Ready(result.map(Outcome::into_response))
+    }
+}
+
+/// How the pipeline ended a delivery.
+pub(crate) enum Outcome<RB> {
     Rejected(Rejection),
     Ack(Ack),
     Inner(Response<RB>),
@@ -327,7 +364,7 @@ impl<RB> Outcome<RB> {
 #[derive(Clone)]
 struct Context {
     provider: &'static str,
-    event: Option<Arc<str>>,
+    event: Option<Name>,
     key: Option<Arc<str>>,
 }
 
@@ -337,10 +374,16 @@ impl Context {
     /// Only the fields known at that point are written: `event` and `key` are `Option`s, which
     /// `tracing` leaves out when `None` (a signature refusal has neither).
     fn refuse<RB>(&self, rejection: Rejection) -> Outcome<RB> {
+        self.log(&rejection);
+        Outcome::Rejected(rejection)
+    }
+
+    /// Logs `rejection` at its level, with the delivery's context.
+    fn log(&self, rejection: &Rejection) {
         let (provider, code) = (self.provider, rejection.code());
         let event = self.event.as_deref();
         let key = self.key.as_deref();
-        match &rejection {
+        match rejection {
             Rejection::MethodNotAllowed => tracing::debug!(provider, code, "refused: {rejection}"),
             // A client that hung up mid-body: routine on the internet, not worth a WARN each.
             Rejection::BodyRead => tracing::debug!(provider, code, "refused: {rejection}"),
@@ -362,17 +405,24 @@ impl Context {
             }
             _ => tracing::warn!(provider, event, key, code, "refused: {rejection}"),
         }
-        Outcome::Rejected(rejection)
     }
 }
 
-async fn pipeline<P, B, F, Fut, RB, E>(
-    provider: &P,
-    config: &Config,
-    request: Request<B>,
+/// The pipeline of one delivery, as a future: a plain function returning an `async move`
+/// block, so that its arguments are held once (an `async fn` holds each argument twice, the
+/// value passed and the local it is moved into). Each phase that waits (verification, the
+/// claim, the handler) keeps its own state in its own future, so that the states overlap.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` holds each argument twice: the future is kept small"
+)]
+fn pipeline<P, B, F, Fut, RB, E>(
+    provider: Arc<P>,
+    config: Arc<Config>,
+    parts: Parts,
+    body: B,
     next: F,
-    label: &mut Option<&'static str>,
-) -> Result<Outcome<RB>, E>
+) -> impl Future<Output = Finished<RB, E>>
 where
     P: Provider,
     B: Body,
@@ -380,119 +430,440 @@ where
     F: FnOnce(Accepted) -> Fut,
     Fut: Future<Output = Handled<Response<RB>, E>>,
 {
-    let mut context = Context {
-        provider: P::NAME,
+    async move {
+        let (provider, config) = (&*provider, &*config);
+        let mut label: Label = None;
+        if parts.method != Method::POST {
+            return (Ok(refuse(P::NAME, Rejection::MethodNotAllowed)), label);
+        }
+        let declared = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        let limit = config.body_limit;
+        if declared.is_some_and(|n| n > limit as u64) || body.size_hint().lower() > limit as u64 {
+            return (
+                Ok(refuse(P::NAME, Rejection::PayloadTooLarge { limit })),
+                label,
+            );
+        }
+        let now = (config.clock)();
+        // Held until the delivery is answered: the body stays buffered while the handler runs.
+        let mut reservation = Reservation::new(&config.buffered);
+        // Boxed: its state (the signature, the MAC states, the body as it arrives) is the
+        // largest of the pipeline's, and held in the pipeline's own future it would make that
+        // one too large for the allocator's fast path (the pipeline's future is boxed once per
+        // delivery as well). Two small allocations cost less than one large one.
+        let verification = Box::pin(verify(
+            provider,
+            config,
+            &parts,
+            body,
+            declared,
+            now,
+            &mut reservation,
+        ));
+        let (raw, verified) = match verification.await {
+            Ok(Verification::Body(raw, verified)) => (raw, verified),
+            Ok(Verification::Challenge(answer)) => {
+                tracing::debug!("verified challenge answered");
+                return (Ok(Outcome::Answered(answer)), label);
+            }
+            Err(rejection) => return (Ok(refuse(P::NAME, rejection)), label),
+        };
+        tracing::trace!(tenant = verified.tenant.as_deref(), "signature verified");
+        // Checked once: the envelope, the decode and `Delivery::text` read it as text after.
+        let Ok(raw) = ByteString::try_from(raw) else {
+            let refused = Rejection::Envelope(EnvelopeError::NotUtf8);
+            return (Ok(refuse(P::NAME, refused)), label);
+        };
+        let EnvelopeRead {
+            key,
+            key_from_body_hash,
+            event,
+            dedup_key,
+            unread,
+            checked,
+        } = match read_envelope(provider, config, &parts, &raw, &verified) {
+            Ok(read) => read,
+            Err(refused) => return (Ok(Outcome::Rejected(refused)), label),
+        };
+        if crate::metrics::ENABLED {
+            label = Some(event.label());
+        }
+        {
+            let span = tracing::Span::current();
+            span.record("event", &*event);
+            span.record("key", &*key);
+        }
+        let context = Context {
+            provider: P::NAME,
+            event: Some(event.clone()),
+            key: Some(key.clone()),
+        };
+
+        // Inbox mode: one atomic insert-if-absent is both the dedup and the durable store.
+        if let Some(inbox) = &config.inbox.store {
+            let meta = provider.delivery_meta(&parts.headers);
+            let mut headers = parts.headers;
+            redact(&mut headers, provider.signature_headers());
+            let event = crate::inbox::NewEvent {
+                dedup: dedup_key.to_hex(),
+                provider: P::NAME.into(),
+                tenant: verified
+                    .tenant
+                    .as_ref()
+                    .map(|tenant| tenant.as_str().to_owned()),
+                key: key.to_string(),
+                key_is_body_hash: key_from_body_hash,
+                event: event.to_string(),
+                received_at: now,
+                sender_attempt: meta.attempt,
+                delivery_id: meta.delivery_id,
+                headers,
+                raw: raw.into_bytes(),
+            };
+            return (
+                Ok(
+                    match Box::pin(crate::inbox::accept(&**inbox, event)).await {
+                        Ok(ack) => Outcome::Ack(ack),
+                        Err(rejection) => context.refuse(rejection),
+                    },
+                ),
+                label,
+            );
+        }
+
+        let lease = match config.store.claim(&dedup_key, config.lease).await {
+            Ok(Claim::Acquired(lease)) => lease,
+            Ok(Claim::Done) => {
+                if !checked && let Err(error) = check_body(&raw, unread, provider.json_body()) {
+                    // Answered as the first delivery of this body was (no handler saw it then).
+                    return (Ok(context.refuse(Rejection::Envelope(error))), label);
+                }
+                tracing::debug!("duplicate delivery acknowledged; handler not called");
+                return (Ok(Outcome::Ack(Ack::Duplicate)), label);
+            }
+            Ok(Claim::InFlight { retry_after }) => {
+                // The holder finishes or is cut off within the handler timeout, well before its
+                // lease ends: ask for a retry then, not at the end of the lease.
+                let retry_after = match config.handler_timeout {
+                    Some(limit) => retry_after.min(limit),
+                    None => retry_after,
+                };
+                return (
+                    Ok(context.refuse(Rejection::InFlight { retry_after })),
+                    label,
+                );
+            }
+            Err(error) => {
+                tracing::error!(provider = P::NAME, %error, "dedup claim failed");
+                crate::metrics::dedup_error(P::NAME, "claim");
+                return (Ok(context.refuse(Rejection::StoreUnavailable)), label);
+            }
+        };
+        let guard = LeaseGuard {
+            store: config.store.clone(),
+            key: dedup_key,
+            lease: Some(lease),
+            context: context.clone(),
+        };
+
+        let meta = provider.delivery_meta(&parts.headers);
+        let delivery = Delivery {
+            provider: P::NAME,
+            tenant: verified.tenant,
+            event,
+            key,
+            key_from_body_hash,
+            received_at: now,
+            attempt: meta.attempt,
+            delivery_id: meta.delivery_id,
+            headers: http::HeaderMap::new(),
+            raw,
+            unread,
+        };
+        let accepted = Accepted {
+            parts,
+            delivery,
+            signature_headers: provider.signature_headers(),
+        };
+        let ttl = config.dedup_ttl.unwrap_or_else(|| provider.dedup_ttl());
+        // Boxed, as verification is: it holds the claim, the next stage's future, and the
+        // answer while the claim is committed.
+        // `next` may do its first work as it is called (the dispatcher decodes the event):
+        // its panics are caught there as well as in its future's polls.
+        let next = match std::panic::catch_unwind(AssertUnwindSafe(|| next(accepted))) {
+            Ok(future) => Either::Left(AssertUnwindSafe(future).catch_unwind()),
+            Err(panic) => Either::Right(std::future::ready(Err(panic))),
+        };
+        let claimed = Box::pin(claimed(next, guard, context, config.handler_timeout, ttl));
+        (claimed.await, label)
+    }
+}
+
+/// The next stage run with the key claimed (timed, panics caught), then the claim committed
+/// (a 2xx response, an acknowledgement) or released (anything else).
+///
+/// Its own future, which owns the claim: the pipeline's future does not keep it, nor the
+/// response while the claim is committed.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` holds each argument twice: the future is kept small"
+)]
+fn claimed<Fut, RB, E>(
+    next: Fut,
+    mut guard: LeaseGuard,
+    context: Context,
+    timeout: Option<Duration>,
+    ttl: Duration,
+) -> impl Future<Output = Result<Outcome<RB>, E>>
+where
+    Fut: Future<Output = Result<Handled<Response<RB>, E>, PanicPayload>>,
+{
+    async move {
+        let handled = match timeout {
+            Some(limit) => match within(limit, next).await {
+                Ok(handled) => handled,
+                Err(_) => {
+                    guard.release().await;
+                    return Ok(context.refuse(Rejection::HandlerTimeout));
+                }
+            },
+            None => next.await,
+        };
+        let (result, commit) = match handled {
+            Ok(Handled::Response(response)) => {
+                let commit = response.status().is_success();
+                (Ok(Outcome::Inner(response)), commit)
+            }
+            Ok(Handled::Own(Ok(ack))) => (Ok(Outcome::Ack(ack)), true),
+            Ok(Handled::Own(Err(rejection))) => (Ok(Outcome::Rejected(rejection)), false),
+            Ok(Handled::Error(error)) => (Err(error), false),
+            Err(_panic) => (Ok(context.refuse(Rejection::HandlerPanicked)), false),
+        };
+        if commit {
+            guard.commit(ttl).await;
+        } else {
+            guard.release().await;
+        }
+        result
+    }
+}
+
+/// Logs `rejection` with the provider alone (the envelope is not read yet) and turns it into
+/// an outcome.
+fn refuse<RB>(provider: &'static str, rejection: Rejection) -> Outcome<RB> {
+    Outcome::Rejected(refused(provider, rejection))
+}
+
+/// Logs `rejection` with the provider alone, and gives it back.
+fn refused(provider: &'static str, rejection: Rejection) -> Rejection {
+    Context {
+        provider,
         event: None,
         key: None,
-    };
-    let (parts, body) = request.into_parts();
-    if parts.method != Method::POST {
-        return Ok(context.refuse(Rejection::MethodNotAllowed));
     }
-    let declared = parts
-        .headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let limit = config.body_limit;
-    if declared.is_some_and(|n| n > limit as u64) || body.size_hint().lower() > limit as u64 {
-        return Ok(context.refuse(Rejection::PayloadTooLarge { limit }));
+    .log(&rejection);
+    rejection
+}
+
+/// What verification established.
+enum Verification {
+    /// The verified body, and who signed it.
+    Body(Bytes, VerifiedBy),
+    /// The provider's answer to a verified challenge ([`Provider::challenge`]).
+    Challenge(Response<Bytes>),
+}
+
+/// Reads the body (bounded, timed) and verifies its signature, with the keys the request (or,
+/// for a provider that names the tenant in the body, the body) selects.
+///
+/// Its own future, awaited by the pipeline's: the signature and the MAC states it holds while
+/// the body arrives are gone by the time the handler runs.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` holds each argument twice: the future is kept small"
+)]
+fn verify<'a, P, B>(
+    provider: &'a P,
+    config: &'a Config,
+    parts: &'a Parts,
+    body: B,
+    declared: Option<u64>,
+    now: SystemTime,
+    reservation: &'a mut Reservation<'_>,
+) -> impl Future<Output = Result<Verification, Rejection>> + 'a
+where
+    P: Provider,
+    B: Body + 'a,
+    B::Error: fmt::Display,
+{
+    async move {
+        let signed = provider
+            .request_signature(parts, now)
+            .map_err(Rejection::Signature)?;
+        let (limit, timeout) = (config.body_limit, config.read_timeout);
+        let expected = declared.or(body.size_hint().exact());
+        let secrets = provider.secrets();
+        let tenant = match secrets.plan(parts, P::TENANT_IN_BODY) {
+            Plan::Body => {
+                let read = within(timeout, read(body, limit, expected, reservation, None));
+                return verify_named(provider, parts, signed, read).await;
+            }
+            Plan::Tenant(tenant) | Plan::Request(tenant) => Some(tenant),
+            Plan::AnyKey => None,
+            Plan::NoHint => return Err(Rejection::Signature(SignatureError::TenantRequired)),
+        };
+        let keys = secrets.keys(tenant).await.map_err(refusal_to_rejection)?;
+        // Only the tags are kept while the body arrives; what is signed after the body (derived
+        // content, a suffix: a few senders) is boxed until then.
+        let (mut verifier, tags, after) = split(&keys, signed);
+        // The raw body with nothing after it is fed as it arrives; anything else once whole.
+        let streamed = after.is_none();
+        let raw = within(
+            timeout,
+            read(
+                body,
+                limit,
+                expected,
+                reservation,
+                streamed.then_some(&mut verifier),
+            ),
+        )
+        .await
+        .map_err(|_| Rejection::ReadTimeout)??;
+        if let Some(after) = after {
+            feed_body(&after, &mut verifier, &raw).map_err(Rejection::Signature)?;
+        }
+        let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags))?;
+        Ok(checked.with(raw))
     }
-    let now = (config.clock)();
-    let signed = match provider.request_signature(&parts, now) {
-        Ok(signed) => signed,
-        Err(error) => return Ok(context.refuse(Rejection::Signature(error))),
-    };
-    // Held until the delivery is answered: the body stays buffered while the handler runs.
-    let mut reservation = Reservation::new(&config.buffered);
-    let expected = declared.or(body.size_hint().exact());
-    let secrets = provider.secrets();
-    let (raw, verified, answer) = match secrets.plan(&parts, P::TENANT_IN_BODY) {
-        Plan::Body => {
-            // The tenant is named in the body: read it whole, then verify with that tenant's
-            // keys only (the hint is checked by the verification itself).
-            let raw = match within(
-                config.read_timeout,
-                read(body, limit, expected, &mut reservation, None),
-            )
-            .await
-            {
-                Ok(Ok(raw)) => raw,
-                Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
-                Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
-            };
+}
+
+/// Verification when the tenant is named in the body: reads it whole, then verifies it with
+/// that tenant's keys only (the hint is checked by the verification itself).
+///
+/// Its own future, which takes the signature whole: the one verification of the common case
+/// (keys from the request, the body verified as it arrives) does not keep it.
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an `async fn` holds each argument twice: the future is kept small"
+)]
+fn verify_named<'a, P, R>(
+    provider: &'a P,
+    parts: &'a Parts,
+    signed: Signed,
+    read: R,
+) -> impl Future<Output = Result<Verification, Rejection>> + 'a
+where
+    P: Provider,
+    R: Future<Output = Result<Result<Bytes, Rejection>, crate::future::Elapsed>> + 'a,
+{
+    async move {
+        let raw = read.await.map_err(|_| Rejection::ReadTimeout)??;
+        let checked = {
             let Some(hint) = provider.tenant_hint(&raw) else {
-                let refused = Rejection::Signature(SignatureError::TenantRequired);
-                return Ok(context.refuse(refused));
+                return Err(Rejection::Signature(SignatureError::TenantRequired));
             };
-            let keys = match secrets.keys(Some(&hint)).await {
-                Ok(keys) => keys,
-                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
-            };
+            let keys = provider
+                .secrets()
+                .keys(Some(&hint))
+                .await
+                .map_err(refusal_to_rejection)?;
             let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
-            if let Err(error) = feed_body(&signed, &mut verifier, &raw) {
-                return Ok(context.refuse(Rejection::Signature(error)));
-            }
-            let matched = verifier.matched(&signed.tags);
-            let answer = matched.and_then(|m| challenge(provider, &parts, &raw, &keys, &m));
-            let verified = matched.map(VerifiedBy::from);
-            (raw, verified, answer)
-        }
-        plan => {
-            let tenant = match plan {
-                Plan::Tenant(tenant) => Some(tenant),
-                Plan::Request(tenant) => Some(tenant),
-                Plan::AnyKey => None,
-                Plan::NoHint | Plan::Body => {
-                    let refused = Rejection::Signature(SignatureError::TenantRequired);
-                    return Ok(context.refuse(refused));
-                }
-            };
-            let keys = match secrets.keys(tenant).await {
-                Ok(keys) => keys,
-                Err(refusal) => return Ok(context.refuse(refusal_to_rejection(refusal))),
-            };
-            let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
-            // Derived content needs the whole body first.
-            let streamed = matches!(signed.body, SignedBody::Raw) && signed.suffix.is_empty();
-            let raw = match within(
-                config.read_timeout,
-                read(
-                    body,
-                    limit,
-                    expected,
-                    &mut reservation,
-                    streamed.then_some(&mut verifier),
-                ),
-            )
-            .await
-            {
-                Ok(Ok(raw)) => raw,
-                Ok(Err(rejection)) => return Ok(context.refuse(rejection)),
-                Err(_) => return Ok(context.refuse(Rejection::ReadTimeout)),
-            };
-            if !streamed && let Err(error) = feed_body(&signed, &mut verifier, &raw) {
-                return Ok(context.refuse(Rejection::Signature(error)));
-            }
-            let matched = verifier.matched(&signed.tags);
-            let answer = matched.and_then(|m| challenge(provider, &parts, &raw, &keys, &m));
-            let verified = matched.map(VerifiedBy::from);
-            (raw, verified, answer)
-        }
-    };
-    let Some(verified) = verified else {
-        return Ok(context.refuse(Rejection::Signature(SignatureError::Mismatch)));
-    };
-    tracing::trace!(tenant = verified.tenant.as_deref(), "signature verified");
-    if let Some(answer) = answer {
-        tracing::debug!("verified challenge answered");
-        return Ok(Outcome::Answered(answer));
+            feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
+            verified(provider, parts, &raw, &keys, verifier.matched(&signed.tags))?
+        };
+        Ok(checked.with(raw))
     }
-    // Checked once: the envelope, the decode and `Delivery::text` read it as text after.
-    let Ok(raw) = ByteString::try_from(raw) else {
-        return Ok(context.refuse(Rejection::Envelope(EnvelopeError::NotUtf8)));
+}
+
+/// Starts the verifier, and splits what else is signed into what is needed while the body
+/// arrives (the offered tags) and what only after it (boxed: only the few senders that sign
+/// derived content or a suffix have it). Takes `signed` whole, so that the verification's
+/// future does not keep it while the body arrives.
+fn split<'k>(
+    keys: &'k Selected<'_>,
+    signed: Signed,
+) -> (Verifier<'k>, crate::keyring::Tags, Option<Box<Signed>>) {
+    let Signed {
+        prefix,
+        tags,
+        suffix,
+        body,
+    } = signed;
+    let verifier = keys.verifier(&prefix, &tags);
+    let after = if matches!(body, SignedBody::Raw) && suffix.is_empty() {
+        None
+    } else {
+        Some(Box::new(Signed {
+            suffix,
+            body,
+            ..Signed::default()
+        }))
     };
-    let text: &str = &raw;
+    (verifier, tags, after)
+}
+
+/// The end of verification: refused when no key matched, else the provider's challenge
+/// answer or who signed the body.
+fn verified<P: Provider>(
+    provider: &P,
+    parts: &Parts,
+    raw: &Bytes,
+    keys: &Selected<'_>,
+    matched: Option<Match<'_>>,
+) -> Result<Checked, Rejection> {
+    let Some(matched) = matched else {
+        return Err(Rejection::Signature(SignatureError::Mismatch));
+    };
+    if let Some(answer) = challenge(provider, parts, raw, keys, &matched) {
+        return Ok(Checked::Challenge(answer));
+    }
+    Ok(Checked::Signed(VerifiedBy::from(matched)))
+}
+
+/// A verified signature, before the body is handed on (the keys borrow it until then).
+enum Checked {
+    Signed(VerifiedBy),
+    Challenge(Response<Bytes>),
+}
+
+impl Checked {
+    fn with(self, raw: Bytes) -> Verification {
+        match self {
+            Self::Signed(verified) => Verification::Body(raw, verified),
+            Self::Challenge(answer) => Verification::Challenge(answer),
+        }
+    }
+}
+
+/// What the envelope gave: the event and its keys.
+struct EnvelopeRead {
+    key: Arc<str>,
+    key_from_body_hash: bool,
+    event: Name,
+    dedup_key: DedupKey,
+    /// What the envelope read left of the top level, when nothing checked it yet.
+    unread: Option<Unread>,
+    /// The whole body is known to be as the envelope read it.
+    checked: bool,
+}
+
+/// Reads the envelope of a verified body: its event name and key, checked against the
+/// verifying tenant, and the dedup key made of them.
+///
+/// A refusal is logged here, with what is known of the delivery by then.
+fn read_envelope<P: Provider>(
+    provider: &P,
+    config: &Config,
+    parts: &Parts,
+    raw: &ByteString,
+    verified: &VerifiedBy,
+) -> Result<EnvelopeRead, Rejection> {
+    let text: &str = raw;
     let (envelope, unread) = match provider.envelope_head(&parts.headers, text) {
         Ok(read) => read,
         Err(error) => {
@@ -506,7 +877,7 @@ where
                 }
                 error => error,
             };
-            return Ok(context.refuse(Rejection::Envelope(error)));
+            return Err(refused(P::NAME, Rejection::Envelope(error)));
         }
     };
     // The whole body's check, unless the dispatcher's typed decode makes it (an inbox stores
@@ -519,7 +890,7 @@ where
     // later would (the dispatcher reads it, or the handler's typed decode does).
     let unread = if checked {
         if let Err(error) = check_body(text, unread, provider.json_body()) {
-            return Ok(context.refuse(Rejection::Envelope(error)));
+            return Err(refused(P::NAME, Rejection::Envelope(error)));
         }
         None
     } else {
@@ -535,9 +906,7 @@ where
             named,
             "refused: verified by one tenant's secret, the body names another"
         );
-        return Ok(Outcome::Rejected(Rejection::Signature(
-            SignatureError::TenantMismatch,
-        )));
+        return Err(Rejection::Signature(SignatureError::TenantMismatch));
     }
     let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
         Some(key) => (key.into(), false),
@@ -546,10 +915,7 @@ where
             true,
         ),
     };
-    let event: Arc<str> = envelope.name.into();
-    if crate::metrics::ENABLED {
-        *label = Some(crate::metrics::event_label::<P::Event>(&event));
-    }
+    let event = Name::of::<P::Event>(&envelope.name);
     let dedup_key = DedupKey::from_parts(
         P::NAME,
         &KeyParts {
@@ -567,131 +933,14 @@ where
             key: &key,
         },
     );
-    let span = tracing::Span::current();
-    span.record("event", &*event);
-    span.record("key", &*key);
-    context.event = Some(event.clone());
-    context.key = Some(key.clone());
-
-    // Inbox mode: one atomic insert-if-absent is both the dedup and the durable store.
-    if let Some(inbox) = &config.inbox.store {
-        let meta = provider.delivery_meta(&parts.headers);
-        let mut headers = parts.headers;
-        redact(&mut headers, provider.signature_headers());
-        let event = crate::inbox::NewEvent {
-            dedup: dedup_key.to_hex(),
-            provider: P::NAME.into(),
-            tenant: verified
-                .tenant
-                .as_ref()
-                .map(|tenant| tenant.as_str().to_owned()),
-            key: key.to_string(),
-            key_is_body_hash: key_from_body_hash,
-            event: event.to_string(),
-            received_at: now,
-            sender_attempt: meta.attempt,
-            delivery_id: meta.delivery_id,
-            headers,
-            raw: raw.into_bytes(),
-        };
-        return Ok(match crate::inbox::accept(&**inbox, event).await {
-            Ok(ack) => Outcome::Ack(ack),
-            Err(rejection) => context.refuse(rejection),
-        });
-    }
-
-    let lease = match config.store.claim(&dedup_key, config.lease).await {
-        Ok(Claim::Acquired(lease)) => lease,
-        Ok(Claim::Done) => {
-            if !checked && let Err(error) = check_body(&raw, unread, provider.json_body()) {
-                // Answered as the first delivery of this body was (no handler saw it then).
-                return Ok(context.refuse(Rejection::Envelope(error)));
-            }
-            tracing::debug!("duplicate delivery acknowledged; handler not called");
-            return Ok(Outcome::Ack(Ack::Duplicate));
-        }
-        Ok(Claim::InFlight { retry_after }) => {
-            // The holder finishes or is cut off within the handler timeout, well before its
-            // lease ends: ask for a retry then, not at the end of the lease.
-            let retry_after = match config.handler_timeout {
-                Some(limit) => retry_after.min(limit),
-                None => retry_after,
-            };
-            return Ok(context.refuse(Rejection::InFlight { retry_after }));
-        }
-        Err(error) => {
-            tracing::error!(provider = P::NAME, %error, "dedup claim failed");
-            crate::metrics::dedup_error(P::NAME, "claim");
-            return Ok(context.refuse(Rejection::StoreUnavailable));
-        }
-    };
-    let mut guard = LeaseGuard {
-        store: config.store.clone(),
-        key: dedup_key,
-        lease: Some(lease),
-        context: context.clone(),
-    };
-
-    let meta = provider.delivery_meta(&parts.headers);
-    let delivery = Delivery {
-        provider: P::NAME,
-        tenant: verified.tenant,
-        event,
+    Ok(EnvelopeRead {
         key,
         key_from_body_hash,
-        received_at: now,
-        attempt: meta.attempt,
-        delivery_id: meta.delivery_id,
-        headers: http::HeaderMap::new(),
-        raw,
+        event,
+        dedup_key,
         unread,
-    };
-    let accepted = Accepted {
-        parts,
-        delivery,
-        signature_headers: provider.signature_headers(),
-    };
-    let handled = AssertUnwindSafe(next(accepted)).catch_unwind();
-    let handled = match config.handler_timeout {
-        Some(limit) => match within(limit, handled).await {
-            Ok(handled) => handled,
-            Err(_) => {
-                guard.release().await;
-                return Ok(context.refuse(Rejection::HandlerTimeout));
-            }
-        },
-        None => handled.await,
-    };
-    match handled {
-        Ok(Handled::Response(response)) if response.status().is_success() => {
-            guard
-                .commit(config.dedup_ttl.unwrap_or_else(|| provider.dedup_ttl()))
-                .await;
-            Ok(Outcome::Inner(response))
-        }
-        Ok(Handled::Response(response)) => {
-            guard.release().await;
-            Ok(Outcome::Inner(response))
-        }
-        Ok(Handled::Own(Ok(ack))) => {
-            guard
-                .commit(config.dedup_ttl.unwrap_or_else(|| provider.dedup_ttl()))
-                .await;
-            Ok(Outcome::Ack(ack))
-        }
-        Ok(Handled::Own(Err(rejection))) => {
-            guard.release().await;
-            Ok(Outcome::Rejected(rejection))
-        }
-        Ok(Handled::Error(error)) => {
-            guard.release().await;
-            Err(error)
-        }
-        Err(_panic) => {
-            guard.release().await;
-            Ok(context.refuse(Rejection::HandlerPanicked))
-        }
-    }
+        checked,
+    })
 }
 
 /// Feeds what the sender signed from the body on: the raw body or the content derived from it
@@ -729,21 +978,6 @@ fn challenge<P: Provider>(
     })
 }
 
-/// Runs `future` with a deadline of `limit`, without arming a timer when the future finishes on
-/// its first poll (a body that came with the headers, a handler that did not wait): a timer
-/// costs a clock read and a timer-wheel entry per delivery.
-async fn within<F: Future>(
-    limit: Duration,
-    future: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut future = std::pin::pin!(future);
-    let first = std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
-    match first {
-        std::task::Poll::Ready(output) => Ok(output),
-        std::task::Poll::Pending => tokio::time::timeout(limit, future).await,
-    }
-}
-
 /// Reads the body up to `limit` bytes, feeding the verifier (if any) as chunks arrive and taking the
 /// bytes it holds from `reservation` (503 when the service's budget has no room).
 ///
@@ -751,15 +985,15 @@ async fn within<F: Future>(
 /// are copied into one buffer, sized from `expected` (`Content-Length`) when it is known and
 /// grown by doubling up to `limit` when not, and each chunk is dropped once copied: a
 /// delivery holds its buffer, and for a moment the first chunk, never a second copy.
-async fn read<B>(
+fn read<'a, B>(
     body: B,
     limit: usize,
     expected: Option<u64>,
-    reservation: &mut Reservation<'_>,
-    mut verifier: Option<&mut Verifier<'_>>,
-) -> Result<Bytes, Rejection>
+    reservation: &'a mut Reservation<'_>,
+    mut verifier: Option<&'a mut Verifier<'_>>,
+) -> impl Future<Output = Result<Bytes, Rejection>> + 'a
 where
-    B: Body,
+    B: Body + 'a,
     B::Error: fmt::Display,
 {
     enum Buffer {
@@ -778,64 +1012,67 @@ where
         }
     }
 
-    let mut body = std::pin::pin!(body);
-    let mut buffer = Buffer::Empty;
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|error| {
-            tracing::debug!(%error, "body stream failed");
-            Rejection::BodyRead
-        })?;
-        let Ok(mut data) = frame.into_data() else {
-            continue;
-        };
-        let len = data.remaining();
-        total = total.saturating_add(len);
-        if total > limit {
-            return Err(Rejection::PayloadTooLarge { limit });
+    // A plain function returning the future: an `async fn` would hold its arguments twice.
+    async move {
+        let mut body = std::pin::pin!(body);
+        let mut buffer = Buffer::Empty;
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|error| {
+                tracing::debug!(%error, "body stream failed");
+                Rejection::BodyRead
+            })?;
+            let Ok(mut data) = frame.into_data() else {
+                continue;
+            };
+            let len = data.remaining();
+            total = total.saturating_add(len);
+            if total > limit {
+                return Err(Rejection::PayloadTooLarge { limit });
+            }
+            buffer = match buffer {
+                Buffer::Empty => {
+                    if !reservation.resize(len) {
+                        return Err(Rejection::Overloaded);
+                    }
+                    let chunk = data.copy_to_bytes(len);
+                    if let Some(verifier) = verifier.as_mut() {
+                        verifier.update(&chunk);
+                    }
+                    Buffer::One(chunk)
+                }
+                Buffer::One(head) => {
+                    let preferred = match expected {
+                        Some(n) if n >= total as u64 => n as usize,
+                        _ => total.saturating_mul(2),
+                    };
+                    let capacity = grow(reservation, total, preferred.min(limit))
+                        .ok_or(Rejection::Overloaded)?;
+                    let mut buf = Vec::with_capacity(capacity);
+                    buf.extend_from_slice(&head);
+                    drop(head);
+                    copy_into(&mut buf, data, verifier.as_deref_mut());
+                    Buffer::Many(buf)
+                }
+                Buffer::Many(mut buf) => {
+                    if total > buf.capacity() {
+                        let preferred = buf.capacity().saturating_mul(2).min(limit);
+                        let capacity =
+                            grow(reservation, total, preferred).ok_or(Rejection::Overloaded)?;
+                        buf.reserve_exact(capacity - buf.len());
+                    }
+                    copy_into(&mut buf, data, verifier.as_deref_mut());
+                    Buffer::Many(buf)
+                }
+            };
         }
-        buffer = match buffer {
-            Buffer::Empty => {
-                if !reservation.resize(len) {
-                    return Err(Rejection::Overloaded);
-                }
-                let chunk = data.copy_to_bytes(len);
-                if let Some(verifier) = verifier.as_mut() {
-                    verifier.update(&chunk);
-                }
-                Buffer::One(chunk)
-            }
-            Buffer::One(head) => {
-                let preferred = match expected {
-                    Some(n) if n >= total as u64 => n as usize,
-                    _ => total.saturating_mul(2),
-                };
-                let capacity =
-                    grow(reservation, total, preferred.min(limit)).ok_or(Rejection::Overloaded)?;
-                let mut buf = Vec::with_capacity(capacity);
-                buf.extend_from_slice(&head);
-                drop(head);
-                copy_into(&mut buf, data, verifier.as_deref_mut());
-                Buffer::Many(buf)
-            }
-            Buffer::Many(mut buf) => {
-                if total > buf.capacity() {
-                    let preferred = buf.capacity().saturating_mul(2).min(limit);
-                    let capacity =
-                        grow(reservation, total, preferred).ok_or(Rejection::Overloaded)?;
-                    buf.reserve_exact(capacity - buf.len());
-                }
-                copy_into(&mut buf, data, verifier.as_deref_mut());
-                Buffer::Many(buf)
-            }
-        };
+        Ok(match buffer {
+            Buffer::Empty => Bytes::new(),
+            Buffer::One(chunk) => chunk,
+            // No copy: the `Bytes` takes the vector's allocation over.
+            Buffer::Many(buf) => Bytes::from(buf),
+        })
     }
-    Ok(match buffer {
-        Buffer::Empty => Bytes::new(),
-        Buffer::One(chunk) => chunk,
-        // No copy: the `Bytes` takes the vector's allocation over.
-        Buffer::Many(buf) => Bytes::from(buf),
-    })
 }
 
 /// Appends `data` to `buf` and feeds it to the verifier, without an intermediate copy.

@@ -442,7 +442,7 @@ pub(crate) fn delivery(
         tenant: event
             .tenant
             .and_then(|tenant| crate::keyring::Tenant::new(tenant).ok()),
-        event: event.event.into(),
+        event: crate::delivery::Name::Other(event.event.into()),
         key: event.key.into(),
         key_from_body_hash: event.key_is_body_hash,
         received_at: event.received_at,
