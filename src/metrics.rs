@@ -26,7 +26,8 @@
 //!
 //! No label takes an unbounded value: `event` is a name of the provider's catalogue, `_other`
 //! for any other name (a sender-chosen name never becomes a new series), and `_none` before the
-//! body was verified; keys, ids and tenants are never labels.
+//! body was verified (and for a delivery whose provider or dedup store panicked); keys, ids and
+//! tenants are never labels.
 
 #[cfg(feature = "metrics")]
 mod on {
