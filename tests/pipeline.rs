@@ -623,6 +623,33 @@ async fn handler_error_and_panic_give_500_and_release_the_key() {
     assert_eq!(post_signed(&url, &body("after-panic")).await.status(), 200);
 }
 
+/// An event type whose decode panics (a hand-written `Deserialize` gone wrong).
+struct PanicsOnDecode;
+
+impl<'de> serde::Deserialize<'de> for PanicsOnDecode {
+    fn deserialize<D: serde::Deserializer<'de>>(_: D) -> Result<Self, D::Error> {
+        panic!("decode panicked")
+    }
+}
+
+#[tokio::test]
+async fn a_decode_that_panics_gives_500_and_releases_the_key() {
+    // The dispatcher decodes as the pipeline calls it, before the handler's future exists:
+    // the panic is still the handler's, and the key is released at once.
+    let service = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .on_named(&["webhook.test"], |_: PanicsOnDecode| async {})
+        .build()
+        .unwrap();
+    let url = start_plain(service).await;
+    let b = body("decode-panics-1");
+    for attempt in 0..2 {
+        let response = post_signed(&url, &b).await;
+        assert_eq!(response.status(), 500, "attempt {attempt}");
+        // Not `in_flight` on the retry: the claim was released, not left to its lease.
+        assert_eq!(json(response).await["code"], "handler_panicked");
+    }
+}
+
 #[tokio::test]
 async fn handler_timeout_gives_503_and_releases_the_key() {
     let seen = Seen::default();
