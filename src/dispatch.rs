@@ -569,7 +569,8 @@ where
 }
 
 /// A handler's result as the pipeline's answer; an error is logged with the delivery's context
-/// (the pipeline releases the key when it sees the 500).
+/// (the pipeline releases the key when it sees the 500), or, in an inbox attempt, left to the
+/// worker to log with its retry.
 fn finish(
     result: Result<(), BoxError>,
     provider: &str,
@@ -579,8 +580,12 @@ fn finish(
     match result {
         Ok(()) => Ok(Ack::Handled),
         Err(error) => {
-            crate::inbox::note_failure(&error);
-            tracing::error!(provider, event, key, %error, "handler failed; key released");
+            if crate::inbox::note_failure(&error) {
+                // An inbox attempt: its worker logs the failure with the retry or the dead end.
+                tracing::debug!(provider, event, key, %error, "handler failed");
+            } else {
+                tracing::error!(provider, event, key, %error, "handler failed; key released");
+            }
             Err(Rejection::HandlerFailed)
         }
     }

@@ -2,6 +2,8 @@
 //! dispatcher's handlers, settle, retry and bury; a SIGKILLed process loses nothing.
 #![cfg(all(feature = "inbox-sqlite", feature = "zernio", feature = "testing"))]
 
+mod support;
+
 use std::{
     collections::HashMap,
     path::PathBuf,
@@ -20,6 +22,7 @@ use hookgate::{
     zernio::{self, Zernio},
 };
 use http_body_util::BodyExt as _;
+use support::capture_logs;
 use tower::ServiceExt as _;
 
 const SECRET: &str = "inbox-test-secret";
@@ -248,6 +251,7 @@ async fn duplicates_in_every_state_answer_200_and_are_stored_once() {
 
 #[tokio::test]
 async fn failed_attempts_are_retried_on_the_schedule_then_dead() {
+    let (logs, _guard) = capture_logs();
     let inbox = SqliteInbox::open(temp_db("retry")).await.unwrap();
     let test = Test::new();
     let delays = [Duration::from_millis(150), Duration::from_millis(400)];
@@ -287,6 +291,17 @@ async fn failed_attempts_are_retried_on_the_schedule_then_dead() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(test.calls.count("err_1"), 3);
     workers.shutdown(Duration::from_secs(1)).await;
+    // The worker says what it does with each failure; no line speaks of a released key (an
+    // inbox attempt holds none), and the only ERROR is the event going dead.
+    let text = logs.text();
+    assert_eq!(
+        text.matches("attempt failed; retrying later").count(),
+        2,
+        "{text}"
+    );
+    assert_eq!(text.matches("event dead").count(), 1, "{text}");
+    assert!(!text.contains("key released"), "{text}");
+    assert_eq!(text.matches(" ERROR ").count(), 1, "{text}");
 }
 
 #[tokio::test]

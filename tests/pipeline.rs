@@ -23,7 +23,7 @@ use hookgate::{
     zernio::{self, Zernio},
 };
 use http_body_util::{BodyExt as _, Full};
-use support::{raw_exchange, serve};
+use support::{capture_logs, raw_exchange, serve};
 use tokio::{io::AsyncWriteExt, net::TcpStream, sync::Notify};
 use tower::{Layer as _, ServiceExt as _};
 
@@ -1008,45 +1008,6 @@ async fn a_panicking_provider_or_store_gets_500_and_the_service_keeps_serving() 
             .unwrap();
         assert_eq!(response.status(), 200, "after {case}");
     }
-}
-
-/// Log lines written by `tracing` while a guard from [`capture_logs`] is alive (this thread).
-#[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
-
-impl Logs {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl std::io::Write for Logs {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-    type Writer = Logs;
-    fn make_writer(&'a self) -> Logs {
-        self.clone()
-    }
-}
-
-/// Captures every log line of this thread, down to TRACE, until the guard drops. The tests
-/// below run the service with `oneshot` on the test's current-thread runtime.
-fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
 }
 
 /// The dispatcher as a plain service, for `oneshot`.

@@ -61,15 +61,18 @@ tokio::task_local! {
 }
 
 /// Called by the router when a handler returned an error: during an inbox attempt, keeps
-/// whether it was [`Permanent`] and its message for the attempt's outcome.
-pub(crate) fn note_failure(error: &BoxError) {
-    let _ = FAILURE.try_with(|slot| {
-        *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
-    });
+/// whether it was [`Permanent`] and its message for the attempt's outcome, and answers
+/// `true` (the worker logs the failure with what it does next); `false` outside one.
+pub(crate) fn note_failure(error: &BoxError) -> bool {
+    FAILURE
+        .try_with(|slot| {
+            *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
+        })
+        .is_ok()
 }
 
-/// Runs one dispatch (the same `Router::dispatch` as inline mode) as an inbox attempt: panics
-/// caught, bounded by `timeout`, the handler's error kept.
+/// Runs one dispatch (the router's, as in inline mode) as an inbox attempt: panics caught,
+/// bounded by `timeout`, the handler's error kept.
 pub(crate) async fn attempt<F>(dispatch: F, timeout: Option<Duration>) -> Attempt
 where
     F: Future<Output = Result<crate::rejection::Ack, Rejection>>,
