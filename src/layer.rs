@@ -7,6 +7,7 @@ use std::{
 };
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use http::{Request, Response};
 use http_body::Body;
 use tower_layer::Layer;
@@ -168,12 +169,12 @@ where
                 let raw = delivery.raw().clone();
                 parts.extensions.insert(delivery);
                 let request = Request::from_parts(parts, ReqBody::from(raw));
-                async move {
-                    match inner.call(request).await {
-                        Ok(response) => Handled::Response(response),
-                        Err(error) => Handled::Error(error),
-                    }
-                }
+                // Called now (the pipeline catches a panic of `call` as the handler's), so that
+                // the future holds the inner service's future alone, not the request too.
+                inner.call(request).map(|result| match result {
+                    Ok(response) => Handled::Response(response),
+                    Err(error) => Handled::Error(error),
+                })
             },
         ));
         ResponseFuture::new(pipeline::span(P::NAME), future)

@@ -9,6 +9,8 @@ use std::sync::{
 };
 
 use axum::{Router, extract::State, http::StatusCode, routing::post};
+use tower::Layer as _;
+
 use hookgate::{
     Verified, WebhookLayer,
     keyring::Keyring,
@@ -171,4 +173,34 @@ async fn the_inner_service_sees_redacted_signature_headers() {
     let text = response.text().await.unwrap();
     assert!(!text.contains(&sig), "{text}");
     assert_eq!(text, "[redacted]|[redacted]|application/json");
+}
+
+#[tokio::test]
+async fn an_inner_service_whose_call_panics_gets_500_and_its_key_released() {
+    // The layer calls the inner service as soon as the delivery is accepted; a panic in `call`
+    // itself (before any future exists) is the handler's panic: 500, and the key released at
+    // once, so the sender's retry runs again rather than waiting out the lease.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let inner =
+        tower::service_fn(
+            move |_: axum::extract::Request| -> std::future::Ready<
+                Result<axum::response::Response, std::convert::Infallible>,
+            > {
+                counted.fetch_add(1, Ordering::SeqCst);
+                panic!("inner call panicked")
+            },
+        );
+    let service = WebhookLayer::new(Zernio::new([SECRET]).unwrap()).layer(inner);
+    let app = Router::new().route_service("/hook", service);
+    let url = format!("http://{}/hook", support::serve(app).await);
+    let body = r#"{"id":"layer-panic-1","event":"webhook.test","message":"hi","timestamp":"2026-09-01T12:00:00.000Z"}"#;
+    for attempt in 0..2 {
+        let response = post_signed(&url, body).await;
+        assert_eq!(response.status(), 500, "attempt {attempt}");
+        let answer: serde_json::Value =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(answer["code"], "handler_panicked", "attempt {attempt}");
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
