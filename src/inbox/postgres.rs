@@ -9,14 +9,13 @@ use std::{
 
 use sqlx::{
     Postgres, Row as _,
-    postgres::{PgArguments, PgConnectOptions, PgListener, PgPool, PgPoolOptions},
-    query::Query,
+    postgres::{PgConnectOptions, PgListener, PgPool, PgPoolOptions},
 };
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
     Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
-    MAX_PAGE, NewEvent, State, StoredEvent, encode_headers,
+    MAX_PAGE, NewEvent, State, StoredEvent,
     sql::{self, COLUMNS, stored_from_row, token, unavailable},
     to_millis,
 };
@@ -242,29 +241,6 @@ impl fmt::Display for Shared {
 
 impl std::error::Error for Shared {}
 
-/// The insert-if-absent of one event, pending and due at `now`: one statement, no row
-/// affected for a duplicate.
-fn insert(event: &NewEvent, now: i64) -> Query<'_, Postgres, PgArguments> {
-    sqlx::query(
-        "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, event, \
-         received_at, sender_attempt, delivery_id, headers, body, state, attempts, next_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
-         ON CONFLICT (dedup) DO NOTHING",
-    )
-    .bind(&event.dedup)
-    .bind(&*event.provider)
-    .bind(&event.tenant)
-    .bind(&event.key)
-    .bind(event.key_is_body_hash)
-    .bind(&event.event)
-    .bind(to_millis(event.received_at))
-    .bind(event.sender_attempt.map(i64::from))
-    .bind(&event.delivery_id)
-    .bind(encode_headers(&event.headers))
-    .bind(&event.raw[..])
-    .bind(now)
-}
-
 async fn migrate(pool: &PgPool, schema: &str) -> Result<(), InboxError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -309,7 +285,7 @@ impl Inbox for PostgresInbox {
             {
                 // Room for it by the recent count: one statement, one round trip, its own
                 // transaction; a duplicate returns no row.
-                let inserted = insert(event, now)
+                let inserted = sql::insert::<Postgres>(event, now)
                     .execute(&self.pool)
                     .await
                     .map_err(unavailable)?
@@ -325,7 +301,7 @@ impl Inbox for PostgresInbox {
             }
             // Recount in the transaction of the insert, and roll it back when full.
             let mut tx = self.pool.begin().await.map_err(unavailable)?;
-            let inserted = insert(event, now)
+            let inserted = sql::insert::<Postgres>(event, now)
                 .execute(&mut *tx)
                 .await
                 .map_err(unavailable)?

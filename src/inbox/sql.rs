@@ -130,3 +130,39 @@ pub(super) fn token() -> i64 {
         }
     }
 }
+
+/// The insert-if-absent of one event, pending and due at `now`: one statement, no row
+/// affected for a duplicate. Its `$n` placeholders are numbered parameters to both engines.
+pub(super) fn insert<'q, DB>(
+    event: &'q super::NewEvent,
+    now: i64,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<&'q str>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    bool: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Option<i64>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    Vec<u8>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    &'q [u8]: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, event, \
+         received_at, sender_attempt, delivery_id, headers, body, state, attempts, next_at, \
+         updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12, $12) \
+         ON CONFLICT (dedup) DO NOTHING",
+    )
+    .bind(event.dedup.as_str())
+    .bind(&*event.provider)
+    .bind(event.tenant.as_deref())
+    .bind(event.key.as_str())
+    .bind(event.key_is_body_hash)
+    .bind(event.event.as_str())
+    .bind(super::to_millis(event.received_at))
+    .bind(event.sender_attempt.map(i64::from))
+    .bind(event.delivery_id.as_deref())
+    .bind(super::encode_headers(&event.headers))
+    .bind(&event.raw[..])
+    .bind(now)
+}

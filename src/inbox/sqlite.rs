@@ -20,7 +20,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::{
     Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
-    MAX_PAGE, NewEvent, State, StoredEvent, encode_headers,
+    MAX_PAGE, NewEvent, State, StoredEvent,
     sql::{self, COLUMNS, placeholders, stored_from_row, token, unavailable},
     to_millis,
 };
@@ -254,29 +254,10 @@ async fn write_batch(
             });
             continue;
         }
-        let inserted = sqlx::query(
-            "INSERT INTO hookgate_inbox (dedup, provider, tenant, key, key_is_body_hash, \
-             event, received_at, sender_attempt, delivery_id, headers, body, state, \
-             attempts, next_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?) \
-             ON CONFLICT (dedup) DO NOTHING",
-        )
-        .bind(&event.dedup)
-        .bind(&*event.provider)
-        .bind(&event.tenant)
-        .bind(&event.key)
-        .bind(event.key_is_body_hash)
-        .bind(&event.event)
-        .bind(to_millis(event.received_at))
-        .bind(event.sender_attempt.map(i64::from))
-        .bind(&event.delivery_id)
-        .bind(encode_headers(&event.headers))
-        .bind(&event.raw[..])
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
+        let inserted = sql::insert::<sqlx::Sqlite>(event, now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
         if inserted == 1 {
             count += 1;
             outcomes.push(Ok(Inserted::New));
