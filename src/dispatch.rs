@@ -553,7 +553,7 @@ fn refuse_body<P: Provider>(
 
 /// Runs a handler's future, recording its duration when metrics are on (no clock read when
 /// they are off).
-async fn timed<P: Provider, F>(future: F, event: &str) -> Result<(), BoxError>
+async fn timed<P: Provider, F>(future: F, event: &Name) -> Result<(), BoxError>
 where
     F: std::future::Future<Output = Result<(), BoxError>>,
 {
@@ -563,8 +563,7 @@ where
     let started = std::time::Instant::now();
     let result = future.await;
     let outcome = if result.is_ok() { "ok" } else { "error" };
-    let label = crate::metrics::event_label::<P::Event>(event);
-    crate::metrics::handler_duration(P::NAME, label, outcome, started.elapsed());
+    crate::metrics::handler_duration(P::NAME, event.label(), outcome, started.elapsed());
     result
 }
 
@@ -651,7 +650,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
 
     fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
         let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
-        let delivery = match crate::inbox::delivery(P::NAME, stored) {
+        let delivery = match crate::inbox::delivery::<P::Event>(P::NAME, stored) {
             Ok(delivery) => delivery,
             Err(attempt) => return Box::pin(std::future::ready(attempt)),
         };

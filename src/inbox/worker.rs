@@ -428,7 +428,7 @@ async fn settle(
 /// The [`Delivery`](crate::Delivery) handlers see, rebuilt from a stored event; a failed
 /// attempt that is not retried when the stored body is not UTF-8 (the pipeline stores only
 /// bodies that are: the row was changed since).
-pub(crate) fn delivery(
+pub(crate) fn delivery<E: crate::event::Event>(
     provider: &'static str,
     stored: StoredEvent,
 ) -> Result<crate::Delivery, Attempt> {
@@ -445,7 +445,7 @@ pub(crate) fn delivery(
         tenant: event
             .tenant
             .and_then(|tenant| crate::keyring::Tenant::new(tenant).ok()),
-        event: crate::delivery::Name::Other(event.event.into()),
+        event: crate::delivery::Name::of::<E>(&event.event),
         key: event.key.into(),
         key_from_body_hash: event.key_is_body_hash,
         received_at: event.received_at,
