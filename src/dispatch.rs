@@ -442,17 +442,17 @@ impl<P: Provider, S: Clone> Router<P, S> {
     /// Picks the delivery's handler and decodes its event, without waiting: what runs next is
     /// the handler's future alone, and the future that awaits it holds nothing of the delivery
     /// (it is part of the pipeline's, boxed per delivery).
-    fn start(&self, delivery: Delivery) -> Started<P> {
+    fn start(&self, delivery: Delivery) -> Started {
         // For log lines once the delivery has moved into a handler (reference counts, no copy).
         let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
         let (unknown, delivery, state) = match route {
             Some(handler) => match handler(delivery, self.state.clone(), self.json) {
-                Ok(future) => return Started::run(future, event, key),
+                Ok(future) => return Started::Run(future, event, key),
                 Err(drift) => {
                     let (error, delivery, state) = *drift;
                     if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
-                        return Started::done(refuse_body::<P>(refused, &event, &key));
+                        return Started::Done(refuse_body::<P>(refused, &event, &key));
                     }
                     tracing::warn!(
                         provider = P::NAME,
@@ -472,7 +472,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
             None => {
                 // No typed decode read the body: check it before anything sees it.
                 if let Err(refused) = check_body(delivery.text(), delivery.unread, self.json) {
-                    return Started::done(refuse_body::<P>(refused, &event, &key));
+                    return Started::Done(refuse_body::<P>(refused, &event, &key));
                 }
                 let reason = if <P::Event as Event>::accepts(delivery.event()) {
                     UnknownReason::Unhandled
@@ -484,7 +484,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
             }
         };
         match &self.fallback {
-            Some(fallback) => Started::run(fallback(unknown, delivery, state), event, key),
+            Some(fallback) => Started::Run(fallback(unknown, delivery, state), event, key),
             None => {
                 tracing::info!(
                     provider = P::NAME,
@@ -493,44 +493,25 @@ impl<P: Provider, S: Clone> Router<P, S> {
                     reason = ?unknown.reason(),
                     "no handler for event; acknowledged"
                 );
-                Started::done(Ok(Ack::Ignored))
+                Started::Done(Ok(Ack::Ignored))
             }
         }
     }
 }
 
 /// What [`Router::start`] decided: a handler (or the fallback) runs, or the answer is known.
-struct Started<P> {
-    state: Start,
-    provider: PhantomData<fn() -> P>,
-}
-
-enum Start {
+enum Started {
     /// The handler's future; the event and key are for the log lines once it answers.
     Run(BoxFuture<'static, Result<(), BoxError>>, Name, Arc<str>),
     Done(Result<Ack, Rejection>),
 }
 
-impl<P: Provider> Started<P> {
-    fn run(future: BoxFuture<'static, Result<(), BoxError>>, event: Name, key: Arc<str>) -> Self {
-        Self {
-            state: Start::Run(future, event, key),
-            provider: PhantomData,
-        }
-    }
-
-    fn done(result: Result<Ack, Rejection>) -> Self {
-        Self {
-            state: Start::Done(result),
-            provider: PhantomData,
-        }
-    }
-
+impl Started {
     /// Runs the handler, if any, and answers.
-    async fn finish(self) -> Result<Ack, Rejection> {
-        match self.state {
-            Start::Done(result) => result,
-            Start::Run(future, event, key) => {
+    async fn finish<P: Provider>(self) -> Result<Ack, Rejection> {
+        match self {
+            Self::Done(result) => result,
+            Self::Run(future, event, key) => {
                 finish(timed::<P, _>(future, &event).await, P::NAME, &event, &key)
             }
         }
@@ -656,7 +637,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
         };
         // Started inside the attempt, which catches a panic of the decode as well.
         Box::pin(crate::inbox::attempt(
-            async move { router.start(delivery).finish().await },
+            async move { router.start(delivery).finish::<P>().await },
             timeout,
         ))
     }
@@ -691,7 +672,7 @@ where
             move |accepted| {
                 router
                     .start(accepted.into_delivery())
-                    .finish()
+                    .finish::<P>()
                     .map(Handled::<Response<Full<Bytes>>, Infallible>::Own)
             },
         ));
