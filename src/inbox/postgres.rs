@@ -16,7 +16,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{
     Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
     MAX_PAGE, NewEvent, State, StoredEvent,
-    sql::{self, COLUMNS, stored_from_row, token, unavailable},
+    sql::{self, COLUMNS, Shared, stored_from_row, token, unavailable},
     to_millis,
 };
 use crate::future::BoxFuture;
@@ -228,18 +228,6 @@ async fn complete_loop(pool: PgPool, mut queue: mpsc::Receiver<Completion>) {
         }
     }
 }
-
-/// One error reported to every completion of a failed batch.
-#[derive(Debug)]
-struct Shared(Arc<sqlx::Error>);
-
-impl fmt::Display for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Shared {}
 
 async fn migrate(pool: &PgPool, schema: &str) -> Result<(), InboxError> {
     let mut tx = pool.begin().await.map_err(unavailable)?;

@@ -166,3 +166,15 @@ where
     .bind(&event.raw[..])
     .bind(now)
 }
+
+/// One database error reported to every operation of a failed batch (inserts, completions).
+#[derive(Debug)]
+pub(super) struct Shared(pub(super) std::sync::Arc<sqlx::Error>);
+
+impl std::fmt::Display for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Shared {}

@@ -21,7 +21,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 use super::{
     Backlog, ClaimToken, Claimed, Counts, DEFAULT_MAX_PENDING, Inbox, InboxError, Inserted,
     MAX_PAGE, NewEvent, State, StoredEvent,
-    sql::{self, COLUMNS, placeholders, stored_from_row, token, unavailable},
+    sql::{self, COLUMNS, Shared, placeholders, stored_from_row, token, unavailable},
     to_millis,
 };
 use crate::future::BoxFuture;
@@ -201,18 +201,6 @@ async fn write_loop(
         }
     }
 }
-
-/// One error reported to every insert of a failed batch.
-#[derive(Debug)]
-struct Shared(Arc<sqlx::Error>);
-
-impl fmt::Display for Shared {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Shared {}
 
 async fn write_batch(
     pool: &SqlitePool,
