@@ -21,14 +21,11 @@ use crate::{
     body::ResponseBody,
     delivery::{Delivery, Name},
     event::{Event, EventOf, UnknownEvent, UnknownReason},
-    future::{BoxFuture, ResponseFuture},
+    future::{BoxError, BoxFuture, ResponseFuture},
     pipeline::{self, Config, Handled, JsonCheck, config_methods},
     provider::{EnvelopeError, Provider, check_body},
     rejection::{Ack, Rejection},
 };
-
-/// A boxed error, as returned by failing handlers.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// What a handler's future may return: `()`, or `Result<(), E>` for any error convertible into
 /// a [`BoxError`] (including `anyhow::Error`, `std::io::Error`, `String`).
@@ -428,7 +425,7 @@ impl<P, S> fmt::Debug for Webhooks<P, S> {
     }
 }
 
-struct Router<P, S> {
+pub(crate) struct Router<P, S> {
     routes: HashMap<&'static str, Typed<S>>,
     any: Option<Typed<S>>,
     fallback: Option<Fallback<S>>,
@@ -442,7 +439,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
     /// Picks the delivery's handler and decodes its event, without waiting: what runs next is
     /// the handler's future alone, and the future that awaits it holds nothing of the delivery
     /// (it is part of the pipeline's, boxed per delivery).
-    fn start(&self, delivery: Delivery) -> Started {
+    pub(crate) fn start(&self, delivery: Delivery) -> Started {
         // For log lines once the delivery has moved into a handler (reference counts, no copy).
         let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
@@ -500,7 +497,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
 }
 
 /// What [`Router::start`] decided: a handler (or the fallback) runs, or the answer is known.
-enum Started {
+pub(crate) enum Started {
     /// The handler's future; the event and key are for the log lines once it answers.
     Run(BoxFuture<'static, Result<(), BoxError>>, Name, Arc<str>),
     Done(Result<Ack, Rejection>),
@@ -508,7 +505,7 @@ enum Started {
 
 impl Started {
     /// Runs the handler, if any, and answers.
-    async fn finish<P: Provider>(self) -> Result<Ack, Rejection> {
+    pub(crate) async fn finish<P: Provider>(self) -> Result<Ack, Rejection> {
         match self {
             Self::Done(result) => result,
             Self::Run(future, event, key) => {
@@ -574,9 +571,9 @@ fn finish(
 /// The service built by [`Webhooks::build`]: mount it on a route (`route_service` in axum),
 /// or serve it with bare hyper. Cheap to clone.
 pub struct Dispatcher<P, S = ()> {
-    provider: Arc<P>,
-    config: Arc<Config>,
-    router: Arc<Router<P, S>>,
+    pub(crate) provider: Arc<P>,
+    pub(crate) config: Arc<Config>,
+    pub(crate) router: Arc<Router<P, S>>,
 }
 
 impl<P, S> Clone for Dispatcher<P, S> {
@@ -598,52 +595,6 @@ impl<P, S> fmt::Debug for Dispatcher<P, S> {
             .field("fallback", &self.router.fallback.is_some())
             .field("config", &self.config)
             .finish_non_exhaustive()
-    }
-}
-
-impl<P: Provider, S: Clone + Send + Sync + 'static> Dispatcher<P, S> {
-    /// A pool of [`Workers`](crate::inbox::Workers) that runs this dispatcher's handlers for
-    /// the events its inbox holds; `None` when it has no inbox (handlers run inline).
-    pub fn workers(&self) -> Option<crate::inbox::Workers> {
-        let inbox = self.config.inbox.store.clone()?;
-        Some(crate::inbox::Workers::new(inbox).route(self))
-    }
-}
-
-impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Dispatcher<P, S> {
-    fn provider(&self) -> &'static str {
-        P::NAME
-    }
-
-    fn attempt_limit(&self) -> std::time::Duration {
-        self.config.handler_timeout.unwrap_or(self.config.lease)
-    }
-
-    fn retry(&self) -> crate::inbox::RetrySchedule {
-        self.config.inbox.retry.clone()
-    }
-
-    fn dedup_ttl(&self) -> std::time::Duration {
-        self.config
-            .dedup_ttl
-            .unwrap_or_else(|| self.provider.dedup_ttl())
-    }
-
-    fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
-        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
-        let delivery = match crate::inbox::delivery::<P::Event>(P::NAME, stored) {
-            Ok(delivery) => delivery,
-            Err(attempt) => return Box::pin(std::future::ready(attempt)),
-        };
-        // Started inside the attempt, which catches a panic of the decode as well.
-        Box::pin(crate::inbox::attempt(
-            async move { router.start(delivery).finish::<P>().await },
-            timeout,
-        ))
-    }
-
-    fn event_label(&self, name: &str) -> &'static str {
-        crate::metrics::event_label::<P::Event>(name)
     }
 }
 

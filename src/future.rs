@@ -1,5 +1,6 @@
 //! [`ResponseFuture`]: the future of every hookgate service, and [`Within`], the deadline the
-//! pipeline puts on reading a body and on running a handler.
+//! pipeline puts on reading a body and on running a handler; the boxed future and error that
+//! handlers return.
 
 use std::{
     fmt,
@@ -17,6 +18,9 @@ use crate::body::ResponseBody;
 
 /// A boxed, `Send` future, as handlers and networked dedup stores return.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A boxed error, as returned by failing handlers.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The response future of [`WebhookService`](crate::WebhookService) and
 /// [`Dispatcher`](crate::Dispatcher): the whole pipeline of one delivery, boxed once.

@@ -43,12 +43,10 @@ pub use http;
 
 pub use body::ResponseBody;
 pub use delivery::Delivery;
-pub use dispatch::{
-    BoxError, BuildError, Dispatcher, Handler, HandlerOutput, Webhooks, handler_shape,
-};
+pub use dispatch::{BuildError, Dispatcher, Handler, HandlerOutput, Webhooks, handler_shape};
 #[cfg(feature = "axum")]
 pub use extract::{Verified, VerifiedRejection};
-pub use future::{BoxFuture, ResponseFuture};
+pub use future::{BoxError, BoxFuture, ResponseFuture};
 pub use layer::{WebhookLayer, WebhookService};
 pub use pipeline::{
     Clock, DEFAULT_BODY_LIMIT, DEFAULT_HANDLER_TIMEOUT, DEFAULT_LEASE, DEFAULT_MAX_BUFFERED_BYTES,

@@ -15,7 +15,12 @@ use hyper_util::{
     rt::TokioExecutor,
 };
 
-use crate::{BoxError, Delivery, Handler, future::BoxFuture, standard::Standard};
+use crate::{
+    delivery::Delivery,
+    dispatch::Handler,
+    future::{BoxError, BoxFuture},
+    standard::Standard,
+};
 
 /// The forwarding request could not be made, or was not answered with a 2xx.
 #[derive(Debug, thiserror::Error)]

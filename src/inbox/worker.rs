@@ -17,8 +17,14 @@ use tokio::{
 };
 use tracing::{Instrument as _, field::Empty};
 
-use super::{ClaimToken, Inbox, Permanent, RetrySchedule, StoredEvent};
-use crate::{BoxError, Dispatcher, future::BoxFuture, provider::Provider, rejection::Rejection};
+use super::{ClaimToken, FAILURE, Inbox, RetrySchedule, StoredEvent};
+use crate::{
+    delivery::{Delivery, Name},
+    dispatch::Dispatcher,
+    future::BoxFuture,
+    provider::Provider,
+    rejection::Rejection,
+};
 
 /// Default number of events one [`Workers`] pool handles at once.
 pub const DEFAULT_CONCURRENCY: usize = 8;
@@ -56,21 +62,6 @@ pub(crate) trait Route: Send + Sync + 'static {
     fn event_label(&self, name: &str) -> &'static str;
 }
 
-tokio::task_local! {
-    static FAILURE: RefCell<Option<(bool, String)>>;
-}
-
-/// Called by the router when a handler returned an error: during an inbox attempt, keeps
-/// whether it was [`Permanent`] and its message for the attempt's outcome, and answers
-/// `true` (the worker logs the failure with what it does next); `false` outside one.
-pub(crate) fn note_failure(error: &BoxError) -> bool {
-    FAILURE
-        .try_with(|slot| {
-            *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
-        })
-        .is_ok()
-}
-
 /// Runs one dispatch (the router's, as in inline mode) as an inbox attempt: panics caught,
 /// bounded by `timeout`, the handler's error kept.
 pub(crate) async fn attempt<F>(dispatch: F, timeout: Option<Duration>) -> Attempt
@@ -99,6 +90,52 @@ where
             }
         })
         .await
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> Dispatcher<P, S> {
+    /// A pool of [`Workers`] that runs this dispatcher's handlers for
+    /// the events its inbox holds; `None` when it has no inbox (handlers run inline).
+    pub fn workers(&self) -> Option<Workers> {
+        let inbox = self.config.inbox.store.clone()?;
+        Some(Workers::new(inbox).route(self))
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> Route for Dispatcher<P, S> {
+    fn provider(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn attempt_limit(&self) -> Duration {
+        self.config.handler_timeout.unwrap_or(self.config.lease)
+    }
+
+    fn retry(&self) -> RetrySchedule {
+        self.config.inbox.retry.clone()
+    }
+
+    fn dedup_ttl(&self) -> Duration {
+        self.config
+            .dedup_ttl
+            .unwrap_or_else(|| self.provider.dedup_ttl())
+    }
+
+    fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt> {
+        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
+        let delivery = match delivery::<P::Event>(P::NAME, stored) {
+            Ok(delivery) => delivery,
+            Err(attempt) => return Box::pin(std::future::ready(attempt)),
+        };
+        // Started inside the attempt, which catches a panic of the decode as well.
+        Box::pin(attempt(
+            async move { router.start(delivery).finish::<P>().await },
+            timeout,
+        ))
+    }
+
+    fn event_label(&self, name: &str) -> &'static str {
+        crate::metrics::event_label::<P::Event>(name)
+    }
 }
 
 /// A pool of workers over one inbox, for one or several dispatchers (one per provider) that
@@ -425,13 +462,13 @@ async fn settle(
     false
 }
 
-/// The [`Delivery`](crate::Delivery) handlers see, rebuilt from a stored event; a failed
+/// The [`Delivery`] handlers see, rebuilt from a stored event; a failed
 /// attempt that is not retried when the stored body is not UTF-8 (the pipeline stores only
 /// bodies that are: the row was changed since).
 pub(crate) fn delivery<E: crate::event::Event>(
     provider: &'static str,
     stored: StoredEvent,
-) -> Result<crate::Delivery, Attempt> {
+) -> Result<Delivery, Attempt> {
     let event = stored.event;
     let Ok(raw) = bytestring::ByteString::try_from(event.raw) else {
         return Err(Attempt::Failed {
@@ -439,13 +476,13 @@ pub(crate) fn delivery<E: crate::event::Event>(
             error: "the stored body is not UTF-8".to_owned(),
         });
     };
-    Ok(crate::Delivery {
+    Ok(Delivery {
         provider,
         // Stored from a valid tenant id, so it converts back.
         tenant: event
             .tenant
             .and_then(|tenant| crate::keyring::Tenant::new(tenant).ok()),
-        event: crate::delivery::Name::of::<E>(&event.event),
+        event: Name::of::<E>(&event.event),
         key: event.key.into(),
         key_from_body_hash: event.key_is_body_hash,
         received_at: event.received_at,
