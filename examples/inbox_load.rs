@@ -9,19 +9,23 @@
 //!     [--skip-build]
 //! ```
 //!
-//! It builds `target/release/examples/receiver` (`--all-features`) and starts it twice (three
-//! times with `--postgres`), each pinned to CPU 0 with `taskset` when installed, with
-//! `HOOKGATE_QUIET=1`:
+//! It builds `target/release/examples/receiver` (`--all-features`) and, every round, starts it
+//! twice (three times with `--postgres`), each pinned to CPU 0 with `taskset` when installed,
+//! with `HOOKGATE_QUIET=1`, and stops it after its round (so every round starts from an empty
+//! inbox: a backlog left by the previous round would reach the inbox's bound of 100 000
+//! pending events and turn the next round's answers into 503s):
 //!
 //! - `inline`: no inbox; the handler prints nothing and returns (the fastest inline handler);
-//! - `sqlite`: `HOOKGATE_INBOX=sqlite:<temp file>` (WAL, `synchronous = FULL`), every handler
+//! - `sqlite`: `HOOKGATE_INBOX=sqlite:<fresh temp file>` (WAL, `synchronous = FULL`), every handler
 //!   forwarding to a target served here that answers after `--handler-ms` (default 2 s), with
 //!   `HOOKGATE_WORKERS=8`: the handlers take seconds and fall far behind, the acknowledgements
 //!   must not;
 //! - `postgres` (with `--postgres`): the same with `HOOKGATE_INBOX=<url>/<fresh database>`.
 //!
-//! The client keeps `--connections` keep-alive connections busy with distinct signed 1 KiB
-//! Zernio deliveries (fresh ids: nothing is a duplicate) and records every answer's latency. It
+//! The client keeps `--connections` keep-alive connections busy with the realistic workload of
+//! the benches (`benches/workload`: Zernio's 1 KiB `post.published` with every header Zernio
+//! sends, signed, a fresh event id each: nothing is a duplicate) and records every answer's
+//! latency. It
 //! prints, per round and server, acknowledgements per second (2xx answers) and p50 / p99
 //! latency, then the medians and the ratio inbox / inline.
 
@@ -35,13 +39,14 @@ use std::{
     time::{Duration, Instant},
 };
 
-use hookgate::provider::Provider as _;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
     net::TcpStream,
 };
 
-const SECRET: &str = "inbox-load-secret";
+#[path = "../benches/workload/mod.rs"]
+mod workload;
+
 const FORWARD_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 struct Args {
@@ -96,7 +101,7 @@ fn spawn_receiver(addr: SocketAddr, env: &[(&str, String)]) -> Child {
         Command::new(exe)
     };
     command
-        .env("ZERNIO_WEBHOOK_SECRET", SECRET)
+        .env("ZERNIO_WEBHOOK_SECRET", workload::SECRET)
         .env("HOOKGATE_ADDR", addr.to_string())
         .env("HOOKGATE_QUIET", "1")
         .env("RUST_LOG", "hookgate=error")
@@ -112,23 +117,6 @@ fn spawn_receiver(addr: SocketAddr, env: &[(&str, String)]) -> Child {
         std::thread::sleep(Duration::from_millis(50));
     }
     child
-}
-
-/// One signed 1 KiB `webhook.test` request with a fresh id.
-fn request(zernio: &hookgate::zernio::Zernio, n: u64, salt: u64) -> Vec<u8> {
-    let head = format!(
-        r#"{{"id":"load_{salt}_{n}","event":"webhook.test","timestamp":"2026-09-01T12:00:00.000Z","message":""#
-    );
-    let pad = 1024usize.saturating_sub(head.len() + 2);
-    let body = format!("{head}{}\"}}", "x".repeat(pad));
-    let keyring = zernio.secrets().keyring().expect("a static keyring");
-    let signature = keyring.sign(b"", body.as_bytes()).to_hex();
-    format!(
-        "POST /webhooks/zernio HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
-         x-zernio-signature: {signature}\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
 }
 
 /// Reads one response; returns its status.
@@ -177,14 +165,13 @@ async fn round(addr: SocketAddr, args: &Args, salt: u64) -> Round {
             latencies.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let zernio = hookgate::zernio::Zernio::new([SECRET]).unwrap();
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.set_nodelay(true).unwrap();
             let mut buf = Vec::new();
             let mut mine = Vec::new();
             let mut n = c as u64;
             while !stop.load(Ordering::Relaxed) {
-                let bytes = request(&zernio, n, salt);
+                let bytes = workload::delivery(workload::Kind::Realistic, salt, n).http1();
                 n += 1 << 20;
                 let sent = Instant::now();
                 stream.write_all(&bytes).await.unwrap();
@@ -267,40 +254,58 @@ async fn main() {
         ]
     };
 
-    let mut servers: Vec<(&str, SocketAddr, Child)> = Vec::new();
-    let inline = free_addr();
-    servers.push(("inline", inline, spawn_receiver(inline, &[])));
-    let sqlite = free_addr();
-    let path = dir.join("inbox.db");
-    let env = inbox_env(format!("sqlite:{}", path.display()));
-    servers.push(("sqlite", sqlite, spawn_receiver(sqlite, &env)));
-    let mut database = None;
-    if let Some(url) = &args.postgres {
-        let name = format!("hookgate_load_{}", std::process::id());
-        let admin = sqlx::postgres::PgPoolOptions::new()
-            .max_connections(1)
-            .connect(url)
-            .await
-            .expect("--postgres: cannot connect");
-        sqlx::raw_sql(&format!("CREATE DATABASE {name}"))
-            .execute(&admin)
-            .await
-            .unwrap();
-        let base = url.rsplit_once('/').map_or(url.as_str(), |(base, _)| base);
-        let addr = free_addr();
-        let env = inbox_env(format!("{base}/{name}"));
-        servers.push(("postgres", addr, spawn_receiver(addr, &env)));
-        database = Some((admin, name));
+    let admin = match &args.postgres {
+        Some(url) => Some(
+            sqlx::postgres::PgPoolOptions::new()
+                .max_connections(1)
+                .connect(url)
+                .await
+                .expect("--postgres: cannot connect"),
+        ),
+        None => None,
+    };
+    let mut names = vec!["inline", "sqlite"];
+    if admin.is_some() {
+        names.push("postgres");
     }
 
     println!(
         "inbox_load: {} connections, {} s rounds, handlers of the inbox receivers take {} ms",
         args.connections, args.seconds, args.handler_ms
     );
-    let mut results: Vec<Vec<Round>> = servers.iter().map(|_| Vec::new()).collect();
+    let mut results: Vec<Vec<Round>> = names.iter().map(|_| Vec::new()).collect();
     for r in 0..args.rounds {
-        for (i, (name, addr, _)) in servers.iter().enumerate() {
-            let result = round(*addr, &args, (r * 10 + i) as u64).await;
+        for (i, name) in names.iter().enumerate() {
+            // A fresh receiver and an empty inbox for every round.
+            let addr = free_addr();
+            let mut database = None;
+            let env = match *name {
+                "inline" => Vec::new(),
+                "sqlite" => {
+                    let path = dir.join(format!("inbox-{r}.db"));
+                    inbox_env(format!("sqlite:{}", path.display()))
+                }
+                _ => {
+                    let (url, admin) = (args.postgres.as_deref().unwrap(), admin.as_ref().unwrap());
+                    let db = format!("hookgate_load_{}_{r}", std::process::id());
+                    sqlx::raw_sql(&format!("CREATE DATABASE {db}"))
+                        .execute(admin)
+                        .await
+                        .unwrap();
+                    let base = url.rsplit_once('/').map_or(url, |(base, _)| base);
+                    database = Some(db.clone());
+                    inbox_env(format!("{base}/{db}"))
+                }
+            };
+            let mut child = spawn_receiver(addr, &env);
+            let result = round(addr, &args, (r * 10 + i) as u64).await;
+            let _ = child.kill();
+            let _ = child.wait();
+            if let (Some(db), Some(admin)) = (database, &admin) {
+                let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))
+                    .execute(admin)
+                    .await;
+            }
             println!(
                 "round {r} {name:>8}: {:>8.0} acks/s  p50 {:>6.2} ms  p99 {:>6.2} ms  non-2xx {}",
                 result.acks_per_sec, result.p50_ms, result.p99_ms, result.non_2xx
@@ -309,7 +314,7 @@ async fn main() {
         }
     }
     let inline_rate = median(results[0].iter().map(|r| r.acks_per_sec).collect());
-    for (i, (name, _, _)) in servers.iter().enumerate() {
+    for (i, name) in names.iter().enumerate() {
         let rate = median(results[i].iter().map(|r| r.acks_per_sec).collect());
         let p99 = median(results[i].iter().map(|r| r.p99_ms).collect());
         let p50 = median(results[i].iter().map(|r| r.p50_ms).collect());
@@ -317,15 +322,6 @@ async fn main() {
             "median {name:>8}: {rate:>8.0} acks/s ({:.3}x inline)  p50 {p50:.2} ms  p99 {p99:.2} ms",
             rate / inline_rate
         );
-    }
-    for (_, _, mut child) in servers {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-    if let Some((admin, name)) = database {
-        let _ = sqlx::raw_sql(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .execute(&admin)
-            .await;
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
