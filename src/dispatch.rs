@@ -17,6 +17,8 @@ use http_body::Body;
 use http_body_util::Full;
 use tower_service::Service;
 
+#[cfg(feature = "forward")]
+use crate::inbox::{Forward, Forwarding};
 use crate::{
     body::ResponseBody,
     delivery::{Delivery, Name},
@@ -425,7 +427,7 @@ impl<P, S> fmt::Debug for Webhooks<P, S> {
     }
 }
 
-pub(crate) struct Router<P, S> {
+struct Router<P, S> {
     routes: HashMap<&'static str, Typed<S>>,
     any: Option<Typed<S>>,
     fallback: Option<Fallback<S>>,
@@ -439,7 +441,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
     /// Picks the delivery's handler and decodes its event, without waiting: what runs next is
     /// the handler's future alone, and the future that awaits it holds nothing of the delivery
     /// (it is part of the pipeline's, boxed per delivery).
-    pub(crate) fn start(&self, delivery: Delivery) -> Started {
+    fn start(&self, delivery: Delivery) -> Started {
         // For log lines once the delivery has moved into a handler (reference counts, no copy).
         let (event, key) = (delivery.event.clone(), delivery.key.clone());
         let route = self.routes.get(delivery.event()).or(self.any.as_ref());
@@ -497,7 +499,7 @@ impl<P: Provider, S: Clone> Router<P, S> {
 }
 
 /// What [`Router::start`] decided: a handler (or the fallback) runs, or the answer is known.
-pub(crate) enum Started {
+enum Started {
     /// The handler's future; the event and key are for the log lines once it answers.
     Run(BoxFuture<'static, Result<(), BoxError>>, Name, Arc<str>),
     Done(Result<Ack, Rejection>),
@@ -505,7 +507,7 @@ pub(crate) enum Started {
 
 impl Started {
     /// Runs the handler, if any, and answers.
-    pub(crate) async fn finish<P: Provider>(self) -> Result<Ack, Rejection> {
+    async fn finish<P: Provider>(self) -> Result<Ack, Rejection> {
         match self {
             Self::Done(result) => result,
             Self::Run(future, event, key) => {
@@ -571,9 +573,9 @@ fn finish(
 /// The service built by [`Webhooks::build`]: mount it on a route (`route_service` in axum),
 /// or serve it with bare hyper. Cheap to clone.
 pub struct Dispatcher<P, S = ()> {
-    pub(crate) provider: Arc<P>,
-    pub(crate) config: Arc<Config>,
-    pub(crate) router: Arc<Router<P, S>>,
+    provider: Arc<P>,
+    config: Arc<Config>,
+    router: Arc<Router<P, S>>,
 }
 
 impl<P, S> Clone for Dispatcher<P, S> {
@@ -595,6 +597,72 @@ impl<P, S> fmt::Debug for Dispatcher<P, S> {
             .field("fallback", &self.router.fallback.is_some())
             .field("config", &self.config)
             .finish_non_exhaustive()
+    }
+}
+
+/// [`Forward`](crate::inbox::Forward) is a handler of any event type (see its docs).
+#[cfg(feature = "forward")]
+impl<T: Send + 'static, S> Handler<T, S, Forwarding> for Forward {
+    fn call(&self, _: T, delivery: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
+        self.handle(delivery)
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> Dispatcher<P, S> {
+    /// A pool of [`Workers`](crate::inbox::Workers) that runs this dispatcher's handlers for
+    /// the events its inbox holds; `None` when it has no inbox (handlers run inline).
+    pub fn workers(&self) -> Option<crate::inbox::Workers> {
+        let inbox = self.config.inbox.store.clone()?;
+        Some(crate::inbox::Workers::new(inbox).route(self))
+    }
+}
+
+impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Dispatcher<P, S> {
+    fn provider(&self) -> &'static str {
+        P::NAME
+    }
+
+    fn attempt_limit(&self) -> std::time::Duration {
+        self.config.handler_timeout.unwrap_or(self.config.lease)
+    }
+
+    fn retry(&self) -> crate::inbox::RetrySchedule {
+        self.config.inbox.retry.clone()
+    }
+
+    fn dedup_ttl(&self) -> std::time::Duration {
+        self.config
+            .dedup_ttl
+            .unwrap_or_else(|| self.provider.dedup_ttl())
+    }
+
+    fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
+        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
+        let delivery = match crate::inbox::delivery::<P::Event>(P::NAME, stored) {
+            Ok(delivery) => delivery,
+            Err(attempt) => return Box::pin(std::future::ready(attempt)),
+        };
+        // Started inside the attempt, which catches a panic of the decode as well.
+        Box::pin(crate::inbox::attempt(
+            async move { router.start(delivery).finish::<P>().await },
+            timeout,
+        ))
+    }
+
+    fn event_label(&self, name: &str) -> &'static str {
+        crate::metrics::event_label::<P::Event>(name)
+    }
+}
+
+impl crate::inbox::Workers {
+    /// Also runs `dispatcher`'s handlers for its provider's events (it must store into the
+    /// same inbox). A second dispatcher of the same provider replaces the first.
+    pub fn route<P, S>(self, dispatcher: &Dispatcher<P, S>) -> Self
+    where
+        P: Provider,
+        S: Clone + Send + Sync + 'static,
+    {
+        self.with_route(Arc::new(dispatcher.clone()))
     }
 }
 

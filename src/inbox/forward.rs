@@ -17,7 +17,6 @@ use hyper_util::{
 
 use crate::{
     delivery::Delivery,
-    dispatch::Handler,
     future::{BoxError, BoxFuture},
     standard::Standard,
 };
@@ -160,12 +159,15 @@ impl Forward {
     }
 }
 
-/// The marker that makes [`Forward`] a [`Handler`] of any event type.
+/// The marker that makes [`Forward`] a [`Handler`](crate::Handler) of any event type.
 #[derive(Debug)]
 pub struct Forwarding;
 
-impl<T: Send + 'static, S> Handler<T, S, Forwarding> for Forward {
-    fn call(&self, _: T, delivery: Delivery, _: S) -> BoxFuture<'static, Result<(), BoxError>> {
+impl Forward {
+    /// Forwards `delivery` as [`Forward`]'s [`Handler`](crate::Handler) implementation does:
+    /// an invalid header is a [`Permanent`](super::Permanent) failure, every other error a
+    /// retryable one.
+    pub(crate) fn handle(&self, delivery: Delivery) -> BoxFuture<'static, Result<(), BoxError>> {
         let this = self.clone();
         Box::pin(async move {
             match this.send(&delivery).await {

@@ -50,7 +50,6 @@ mod sqlite;
 mod worker;
 
 use std::{
-    cell::RefCell,
     fmt,
     sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
@@ -65,6 +64,7 @@ pub use forward::{Forward, ForwardError, Forwarding};
 pub use postgres::PostgresInbox;
 #[cfg(feature = "inbox-sqlite")]
 pub use sqlite::{SqliteInbox, Synchronous};
+pub(crate) use worker::{Attempt, Route, attempt, delivery, note_failure};
 pub use worker::{
     DEFAULT_CONCURRENCY, DEFAULT_LEASE_MARGIN, DEFAULT_POLL_INTERVAL, Workers, WorkersHandle,
 };
@@ -399,23 +399,6 @@ impl Permanent {
     pub fn is(error: &(dyn std::error::Error + 'static)) -> bool {
         error.is::<Permanent>()
     }
-}
-
-tokio::task_local! {
-    /// What a failed handler noted during an inbox attempt ([`note_failure`]): whether it
-    /// was [`Permanent`], and its message.
-    pub(crate) static FAILURE: RefCell<Option<(bool, String)>>;
-}
-
-/// Called by the router when a handler returned an error: during an inbox attempt, keeps
-/// whether it was [`Permanent`] and its message for the attempt's outcome, and answers
-/// `true` (the worker logs the failure with what it does next); `false` outside one.
-pub(crate) fn note_failure(error: &BoxError) -> bool {
-    FAILURE
-        .try_with(|slot| {
-            *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
-        })
-        .is_ok()
 }
 
 /// Delays between attempts of an event whose handler failed.

@@ -17,12 +17,11 @@ use tokio::{
 };
 use tracing::{Instrument as _, field::Empty};
 
-use super::{ClaimToken, FAILURE, Inbox, RetrySchedule, StoredEvent};
+use super::{ClaimToken, Inbox, Permanent, RetrySchedule, StoredEvent};
+use crate::future::BoxError;
 use crate::{
     delivery::{Delivery, Name},
-    dispatch::Dispatcher,
     future::BoxFuture,
-    provider::Provider,
     rejection::Rejection,
 };
 
@@ -49,7 +48,7 @@ pub(crate) enum Attempt {
     TimedOut,
 }
 
-/// A dispatcher as the workers see it (implemented by [`Dispatcher`]).
+/// A dispatcher as the workers see it (implemented by [`Dispatcher`](crate::Dispatcher)).
 pub(crate) trait Route: Send + Sync + 'static {
     fn provider(&self) -> &'static str;
     /// How long an attempt may run; the lease is this plus the margin.
@@ -60,6 +59,21 @@ pub(crate) trait Route: Send + Sync + 'static {
     fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt>;
     /// The metrics `event` label of `name` (a catalogue name, or `_other`).
     fn event_label(&self, name: &str) -> &'static str;
+}
+
+tokio::task_local! {
+    static FAILURE: RefCell<Option<(bool, String)>>;
+}
+
+/// Called by the router when a handler returned an error: during an inbox attempt, keeps
+/// whether it was [`Permanent`] and its message for the attempt's outcome, and answers
+/// `true` (the worker logs the failure with what it does next); `false` outside one.
+pub(crate) fn note_failure(error: &BoxError) -> bool {
+    FAILURE
+        .try_with(|slot| {
+            *slot.borrow_mut() = Some((Permanent::is(&**error), error.to_string()));
+        })
+        .is_ok()
 }
 
 /// Runs one dispatch (the router's, as in inline mode) as an inbox attempt: panics caught,
@@ -92,55 +106,9 @@ where
         .await
 }
 
-impl<P: Provider, S: Clone + Send + Sync + 'static> Dispatcher<P, S> {
-    /// A pool of [`Workers`] that runs this dispatcher's handlers for
-    /// the events its inbox holds; `None` when it has no inbox (handlers run inline).
-    pub fn workers(&self) -> Option<Workers> {
-        let inbox = self.config.inbox.store.clone()?;
-        Some(Workers::new(inbox).route(self))
-    }
-}
-
-impl<P: Provider, S: Clone + Send + Sync + 'static> Route for Dispatcher<P, S> {
-    fn provider(&self) -> &'static str {
-        P::NAME
-    }
-
-    fn attempt_limit(&self) -> Duration {
-        self.config.handler_timeout.unwrap_or(self.config.lease)
-    }
-
-    fn retry(&self) -> RetrySchedule {
-        self.config.inbox.retry.clone()
-    }
-
-    fn dedup_ttl(&self) -> Duration {
-        self.config
-            .dedup_ttl
-            .unwrap_or_else(|| self.provider.dedup_ttl())
-    }
-
-    fn run(&self, stored: StoredEvent) -> BoxFuture<'static, Attempt> {
-        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
-        let delivery = match delivery::<P::Event>(P::NAME, stored) {
-            Ok(delivery) => delivery,
-            Err(attempt) => return Box::pin(std::future::ready(attempt)),
-        };
-        // Started inside the attempt, which catches a panic of the decode as well.
-        Box::pin(attempt(
-            async move { router.start(delivery).finish::<P>().await },
-            timeout,
-        ))
-    }
-
-    fn event_label(&self, name: &str) -> &'static str {
-        crate::metrics::event_label::<P::Event>(name)
-    }
-}
-
 /// A pool of workers over one inbox, for one or several dispatchers (one per provider) that
-/// store into it. Build it with [`Dispatcher::workers`], add the other dispatchers with
-/// [`route`](Self::route), and [`start`](Self::start) it.
+/// store into it. Build it with [`Dispatcher::workers`](crate::Dispatcher::workers), add the
+/// other dispatchers with [`route`](Self::route), and [`start`](Self::start) it.
 ///
 /// Each claim takes up to as many due events as there are free slots
 /// ([`concurrency`](Self::concurrency)); each event runs on its own task.
@@ -177,16 +145,6 @@ impl Workers {
     pub(crate) fn with_route(mut self, route: Arc<dyn Route>) -> Self {
         self.routes.insert(route.provider(), route);
         self
-    }
-
-    /// Also runs `dispatcher`'s handlers for its provider's events (it must store into the
-    /// same inbox). A second dispatcher of the same provider replaces the first.
-    pub fn route<P, S>(self, dispatcher: &Dispatcher<P, S>) -> Self
-    where
-        P: Provider,
-        S: Clone + Send + Sync + 'static,
-    {
-        self.with_route(Arc::new(dispatcher.clone()))
     }
 
     /// How many events run at once (default 8, at least 1).
