@@ -437,6 +437,40 @@ async fn shutdown_drains_in_flight_events_and_purge_removes_done_ones() {
     assert_eq!(post(&service, "block_drain").await.0, 202);
 }
 
+#[tokio::test]
+async fn purge_dead_deletes_only_dead_events_that_died_before_the_time() {
+    let inbox = SqliteInbox::open(temp_db("purge_dead")).await.unwrap();
+    let test = Test::new();
+    let service = dispatcher(inbox.clone(), RetrySchedule::default(), &test).await;
+    let workers = service.workers().unwrap().start();
+    assert_eq!(post(&service, "fail_old").await.0, 202);
+    assert_eq!(post(&service, "ok_kept").await.0, 202);
+    eventually("dead and done", async || {
+        state_of(&inbox, "fail_old").await == Some((State::Dead, 1))
+            && state_of(&inbox, "ok_kept").await == Some((State::Done, 1))
+    })
+    .await;
+    workers.shutdown(Duration::from_secs(1)).await;
+    // A pending event is never purged either.
+    assert_eq!(post(&service, "fail_pending").await.0, 202);
+
+    // Died just now: kept by a time in the past.
+    let past = std::time::SystemTime::now() - Duration::from_secs(60);
+    assert_eq!(inbox.purge_dead(past).await.unwrap(), 0);
+    let later = std::time::SystemTime::now() + Duration::from_secs(1);
+    assert_eq!(inbox.purge_dead(later).await.unwrap(), 1);
+    assert_eq!(state_of(&inbox, "fail_old").await, None);
+    assert_eq!(state_of(&inbox, "ok_kept").await, Some((State::Done, 1)));
+    assert_eq!(
+        state_of(&inbox, "fail_pending").await,
+        Some((State::Pending, 0))
+    );
+    assert_eq!(inbox.purge_dead(later).await.unwrap(), 0);
+    // Its dedup memory went with it: a redelivery is stored anew.
+    assert_eq!(post(&service, "fail_old").await.0, 202);
+    assert_eq!(post(&service, "ok_kept").await.0, 200);
+}
+
 // ---------------------------------------------------------------------------------------------
 // A real process killed with SIGKILL: the test re-runs its own binary as the child server.
 

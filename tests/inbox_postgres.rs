@@ -281,6 +281,45 @@ async fn a_full_inbox_answers_503_and_duplicates_200() {
 }
 
 #[tokio::test]
+async fn purge_dead_and_purge_done_delete_only_their_state_settled_before_the_time() {
+    let Some(schema) = Schema::new("purge").await else {
+        return;
+    };
+    let calls = Calls::default();
+    let inbox = schema.inbox().await;
+    // No workers: the test claims and settles by hand.
+    let service = dispatcher(inbox.clone(), &calls, "a", Duration::ZERO, false);
+    for key in ["p_dead", "p_done", "p_pending"] {
+        assert_eq!(post(&service, key).await, 202);
+    }
+    let (lease, now) = (Duration::from_secs(60), std::time::SystemTime::now());
+    let claimed = inbox.claim(&["zernio"], 2, lease, now).await.unwrap();
+    let (dead, done) = (&claimed.events[0], &claimed.events[1]);
+    assert_eq!((&*dead.event.key, &*done.event.key), ("p_dead", "p_done"));
+    assert!(
+        inbox
+            .fail(dead.claim_token(), "bad", None, now)
+            .await
+            .unwrap()
+    );
+    assert!(inbox.complete(done.claim_token(), now).await.unwrap());
+
+    let before = now - Duration::from_secs(1);
+    assert_eq!(inbox.purge_dead(before).await.unwrap(), 0);
+    let after = now + Duration::from_secs(1);
+    assert_eq!(inbox.purge_dead(after).await.unwrap(), 1);
+    let counts = inbox.counts().await.unwrap();
+    assert_eq!((counts.dead, counts.done, counts.pending), (0, 1, 1));
+    assert_eq!(inbox.purge_done(after).await.unwrap(), 1);
+    let counts = inbox.counts().await.unwrap();
+    assert_eq!((counts.dead, counts.done, counts.pending), (0, 0, 1));
+    // Their dedup memory went with them.
+    assert_eq!(post(&service, "p_dead").await, 202);
+    assert_eq!(post(&service, "p_pending").await, 200);
+    schema.drop_schema().await;
+}
+
+#[tokio::test]
 async fn claims_take_the_oldest_due_and_completions_batched_together_each_answer_for_their_claim() {
     let Some(schema) = Schema::new("batched").await else {
         return;

@@ -67,16 +67,21 @@ Examples:
         #[arg(long)]
         all_dead: bool,
     },
-    /// Delete done events last settled before a time (their dedup memory goes with them: a
-    /// redelivery after that is handled again).
+    /// Delete done events last settled before a time, dead events that died before a time, or
+    /// both (prints how many in all). Their dedup memory goes with them: a redelivery after
+    /// that is handled again. Nothing else deletes a dead event.
     #[command(after_help = "\
 Examples:
   hookgate inbox purge --done-before 7d            # settled more than 7 days ago
-  hookgate inbox purge --done-before 2026-09-01T00:00:00Z")]
+  hookgate inbox purge --done-before 2026-09-01T00:00:00Z
+  hookgate inbox purge --dead-before 30d           # dead for more than 30 days")]
     Purge {
-        /// An age (`7d`, `36h`) or an RFC 3339 time.
+        /// Done events settled before this: an age (`7d`, `36h`) or an RFC 3339 time.
+        #[arg(long, value_name = "AGE|TIME", required_unless_present = "dead_before")]
+        done_before: Option<String>,
+        /// Dead events that died before this: an age (`30d`) or an RFC 3339 time.
         #[arg(long, value_name = "AGE|TIME")]
-        done_before: String,
+        dead_before: Option<String>,
     },
     /// Events per state.
     #[command(
@@ -252,9 +257,21 @@ pub(crate) async fn inbox(args: InboxArgs) -> Result<(), Error> {
             };
             report(args.json, "retried", count);
         }
-        InboxCommand::Purge { done_before } => {
-            let before = parse_before(&done_before, SystemTime::now())?;
-            let count = inbox.purge_done(before).await.map_err(inbox_error)?;
+        InboxCommand::Purge {
+            done_before,
+            dead_before,
+        } => {
+            let now = SystemTime::now();
+            // Both parsed before anything is deleted: a typo in one deletes nothing.
+            let done_before = done_before.map(|t| parse_before(&t, now)).transpose()?;
+            let dead_before = dead_before.map(|t| parse_before(&t, now)).transpose()?;
+            let mut count = 0;
+            if let Some(before) = done_before {
+                count += inbox.purge_done(before).await.map_err(inbox_error)?;
+            }
+            if let Some(before) = dead_before {
+                count += inbox.purge_dead(before).await.map_err(inbox_error)?;
+            }
             report(args.json, "purged", count);
         }
         InboxCommand::Stats => {

@@ -154,6 +154,25 @@ async fn a_dead_event_is_listed_shown_retried_and_handled() {
         "signatures are stored redacted: {shown}"
     );
 
+    // Purging dead events: it died just now, so a week's age keeps it; no flag at all, or a
+    // time that does not parse, is a usage error that deletes nothing (the deletion itself:
+    // tests/inbox.rs and tests/inbox_postgres.rs).
+    let kept = run(inbox_cli(&db).args(["purge", "--dead-before", "7d"]), None).await;
+    assert_eq!(
+        (kept.code, kept.stdout.as_str()),
+        (0, "purged 0\n"),
+        "{kept:?}"
+    );
+    let neither = run(inbox_cli(&db).arg("purge"), None).await;
+    assert_eq!(neither.code, 2, "{neither:?}");
+    let typo = run(
+        inbox_cli(&db).args(["purge", "--done-before", "1h", "--dead-before", "soon"]),
+        None,
+    )
+    .await;
+    assert_eq!(typo.code, 2, "{typo:?}");
+    assert_eq!(stats(&db).await["dead"], 1);
+
     let retried = run(inbox_cli(&db).args(["retry", &id.to_string()]), None).await;
     assert_eq!(
         (retried.code, retried.stdout.as_str()),

@@ -13,7 +13,7 @@
 //! the event done, kept for the dispatcher's dedup TTL (so duplicates keep answering 200; the
 //! workers purge older done events every minute, [`Inbox::purge_done`] does it by hand); an error, a panic or a timeout schedules the next attempt on the [`RetrySchedule`];
 //! after the last one the event is dead: kept, listed, replayable with [`Inbox::retry_dead`],
-//! never retried by itself. A handler declares a permanent failure by returning a
+//! never retried by itself, deleted only when the operator says so ([`Inbox::purge_dead`]). A handler declares a permanent failure by returning a
 //! [`Permanent`] error (straight to dead; inline mode answers 500 for it as for any error).
 //!
 //! A claimed event carries a lease of the handler timeout plus a margin (10 s by default): a
@@ -137,6 +137,12 @@ pub trait Inbox: Send + Sync + 'static {
     /// Deletes done events last updated before `before` (their dedup memory goes with them);
     /// returns how many.
     fn purge_done(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>>;
+
+    /// Deletes dead events that died before `before`; returns how many. Nothing else ever
+    /// deletes a dead event: this is the operator's call, once they were looked at (or
+    /// replayed elsewhere). Their dedup memory goes with them: a redelivery of one after that
+    /// is stored and handled anew.
+    fn purge_dead(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>>;
 
     /// Counts of events per state.
     fn counts(&self) -> BoxFuture<'_, Result<Counts, InboxError>>;
