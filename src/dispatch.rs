@@ -637,7 +637,10 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
     }
 
     fn run(&self, stored: crate::inbox::StoredEvent) -> BoxFuture<'static, crate::inbox::Attempt> {
-        let (router, timeout) = (self.router.clone(), self.config.handler_timeout);
+        // Always bounded, by the limit the lease is made of: an attempt that outlived its claim
+        // would see its event claimed again and run twice at once (without a handler timeout,
+        // the limit is the lease).
+        let (router, limit) = (self.router.clone(), self.attempt_limit());
         let delivery = match crate::inbox::delivery::<P::Event>(P::NAME, stored) {
             Ok(delivery) => delivery,
             Err(attempt) => return Box::pin(std::future::ready(attempt)),
@@ -645,7 +648,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> crate::inbox::Route for Disp
         // Started inside the attempt, which catches a panic of the decode as well.
         Box::pin(crate::inbox::attempt(
             async move { router.start(delivery).finish::<P>().await },
-            timeout,
+            limit,
         ))
     }
 

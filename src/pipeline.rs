@@ -145,7 +145,9 @@ macro_rules! config_methods {
         }
 
         /// How long a handler may run (default 30 s); past it, 503 and the key is released.
-        /// `None` lets handlers run as long as they like (the lease still expires).
+        /// `None` lets handlers run as long as they like (the lease still expires). With an
+        /// inbox (`Webhooks::inbox`), an attempt is always cut off: at this timeout, or without
+        /// one at the [`lease`](Self::lease), so that it never outlives its claim on the event.
         pub fn handler_timeout(mut self, timeout: Option<std::time::Duration>) -> Self {
             self.config.handler_timeout = timeout;
             self

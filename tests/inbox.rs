@@ -380,6 +380,63 @@ async fn panics_and_timeouts_are_failed_attempts() {
 }
 
 #[tokio::test]
+async fn without_a_handler_timeout_an_attempt_still_ends_with_its_lease() {
+    // No handler timeout: the claim's lease is the dispatcher's lease plus the margin. An
+    // attempt that ran on past it would see its event claimed again and run twice at once.
+    let inbox = SqliteInbox::open(temp_db("no_timeout")).await.unwrap();
+    let (calls, running, overlapped) = (
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+        Arc::new(AtomicU32::new(0)),
+    );
+    let (seen, now_running, overlaps) = (calls.clone(), running.clone(), overlapped.clone());
+    let service = Webhooks::new(Zernio::new([SECRET]).unwrap())
+        .inbox(inbox.clone())
+        .retry_schedule(RetrySchedule::Fixed(vec![Duration::from_millis(50)]))
+        .handler_timeout(None)
+        .lease(Duration::from_millis(200))
+        .on(move |_: zernio::WebhookTest| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            let (running, overlaps) = (now_running.clone(), overlaps.clone());
+            async move {
+                if running.fetch_add(1, Ordering::SeqCst) > 0 {
+                    overlaps.fetch_add(1, Ordering::SeqCst);
+                }
+                // Decrements even when the attempt is cut off (the future is dropped).
+                struct Leave(Arc<AtomicU32>);
+                impl Drop for Leave {
+                    fn drop(&mut self) {
+                        self.0.fetch_sub(1, Ordering::SeqCst);
+                    }
+                }
+                let _leave = Leave(running);
+                tokio::time::sleep(Duration::from_secs(3)).await;
+            }
+        })
+        .build()
+        .unwrap();
+    let workers = service
+        .workers()
+        .unwrap()
+        .lease_margin(Duration::from_millis(100))
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    assert_eq!(post(&service, "long_1").await.0, 202);
+    // Each attempt is cut off at the lease's 200 ms: two attempts, then dead.
+    eventually("dead", async || {
+        state_of(&inbox, "long_1").await == Some((State::Dead, 2))
+    })
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(
+        overlapped.load(Ordering::SeqCst),
+        0,
+        "an attempt outlived its claim"
+    );
+    workers.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
 async fn a_full_inbox_answers_503_with_retry_after() {
     let inbox = SqliteInbox::open(temp_db("full"))
         .await

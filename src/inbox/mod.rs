@@ -16,8 +16,10 @@
 //! never retried by itself, deleted only when the operator says so ([`Inbox::purge_dead`]). A handler declares a permanent failure by returning a
 //! [`Permanent`] error (straight to dead; inline mode answers 500 for it as for any error).
 //!
-//! A claimed event carries a lease of the handler timeout plus a margin (10 s by default): a
-//! worker that died leaves it to expire, and another worker takes the event over. Waiting
+//! A claimed event carries a lease of the handler timeout (the dispatcher's lease when it has
+//! none) plus a margin (10 s by default), and its attempt is cut off at that timeout, so that
+//! no attempt outlives its claim: a worker that died leaves the lease to expire, and another
+//! worker takes the event over. Waiting
 //! workers wake when an event is stored (an in-process notification; PostgreSQL's
 //! `LISTEN/NOTIFY` across processes), when the next retry falls due, and otherwise poll at a
 //! fallback interval (1 s by default).

@@ -77,20 +77,16 @@ pub(crate) fn note_failure(error: &BoxError) -> bool {
 }
 
 /// Runs one dispatch (the router's, as in inline mode) as an inbox attempt: panics caught,
-/// bounded by `timeout`, the handler's error kept.
-pub(crate) async fn attempt<F>(dispatch: F, timeout: Option<Duration>) -> Attempt
+/// cut off at `limit` (always: the claim's lease is made of it), the handler's error kept.
+pub(crate) async fn attempt<F>(dispatch: F, limit: Duration) -> Attempt
 where
     F: Future<Output = Result<crate::rejection::Ack, Rejection>>,
 {
     let guarded = AssertUnwindSafe(dispatch).catch_unwind();
     FAILURE
         .scope(RefCell::new(None), async move {
-            let result = match timeout {
-                Some(limit) => match tokio::time::timeout(limit, guarded).await {
-                    Ok(result) => result,
-                    Err(_) => return Attempt::TimedOut,
-                },
-                None => guarded.await,
+            let Ok(result) = tokio::time::timeout(limit, guarded).await else {
+                return Attempt::TimedOut;
             };
             match result {
                 Ok(Ok(_)) => Attempt::Handled,
