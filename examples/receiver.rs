@@ -175,7 +175,10 @@ impl Settings {
     fn apply<P: Provider>(&self, webhooks: Webhooks<P, App>) -> Webhooks<P, App> {
         let mut webhooks = webhooks.store(self.store.clone());
         if let Some(timeout) = self.handler_timeout {
-            webhooks = webhooks.handler_timeout(Some(timeout));
+            // The claim outlasts the handler: at least the default lease, and 30 s more than a
+            // longer timeout.
+            let lease = hookgate::DEFAULT_LEASE.max(timeout + std::time::Duration::from_secs(30));
+            webhooks = webhooks.handler_timeout(Some(timeout)).lease(lease);
         }
         self.inbox.apply(webhooks)
     }

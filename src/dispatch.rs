@@ -185,6 +185,18 @@ pub enum BuildError {
         "no handler registered: every delivery would be acknowledged and dropped (register one with `on`, `on_any` or `fallback`)"
     )]
     NoHandlers,
+    /// The claim's lease is not longer than the handler timeout: a handler still running
+    /// when its claim ran out would see a redelivery of the same event claimed and handled
+    /// at the same time (set `lease` above `handler_timeout`).
+    #[error(
+        "the lease ({lease:?}) must be longer than the handler timeout ({handler_timeout:?}): a handler still running after its claim ran out would see the same event handled again at the same time"
+    )]
+    LeaseNotAboveHandlerTimeout {
+        /// The configured lease.
+        lease: std::time::Duration,
+        /// The configured handler timeout.
+        handler_timeout: std::time::Duration,
+    },
 }
 
 /// [`Webhooks`]: register an async closure per typed event, then mount the built
@@ -341,10 +353,20 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
     }
 
     /// Freezes the registrations into a service; refuses two handlers for one event name, two
-    /// catch-alls, and a dispatcher with nothing registered at all ([`BuildError::NoHandlers`]).
+    /// catch-alls, a dispatcher with nothing registered at all ([`BuildError::NoHandlers`]),
+    /// and a lease not longer than the handler timeout
+    /// ([`BuildError::LeaseNotAboveHandlerTimeout`]).
     pub fn build(self) -> Result<Dispatcher<P, S>, BuildError> {
         if self.handlers.is_empty() && self.any.is_empty() && self.fallback.is_none() {
             return Err(BuildError::NoHandlers);
+        }
+        if let Some(handler_timeout) = self.config.handler_timeout
+            && self.config.lease <= handler_timeout
+        {
+            return Err(BuildError::LeaseNotAboveHandlerTimeout {
+                lease: self.config.lease,
+                handler_timeout,
+            });
         }
         let mut routes = HashMap::new();
         for (type_name, names, handler) in self.handlers {

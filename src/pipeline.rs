@@ -154,7 +154,8 @@ macro_rules! config_methods {
         }
 
         /// How long an in-flight claim lasts before another delivery of the same key may take
-        /// it (default 60 s). Keep it above the handler timeout.
+        /// it (default 60 s). Keep it above the handler timeout (`Webhooks::build` refuses a
+        /// lease that is not).
         pub fn lease(mut self, lease: std::time::Duration) -> Self {
             self.config.lease = lease;
             self

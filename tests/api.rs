@@ -3,9 +3,12 @@
 
 #![cfg(all(feature = "zernio", feature = "testing"))]
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicUsize, Ordering},
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
 };
 
 use hookgate::{
@@ -101,6 +104,36 @@ async fn every_handler_shape_runs() {
         );
     }
     assert_eq!(app.calls.load(Ordering::SeqCst), 11);
+}
+
+#[test]
+fn a_lease_not_longer_than_the_handler_timeout_is_refused() {
+    let fallback = |_: hookgate::event::UnknownEvent| async {};
+    let build = |lease: u64, timeout: Option<u64>| {
+        Webhooks::new(zernio())
+            .lease(Duration::from_secs(lease))
+            .handler_timeout(timeout.map(Duration::from_secs))
+            .fallback(fallback)
+            .build()
+            .err()
+    };
+    let refused = build(30, Some(30)).expect("a lease equal to the timeout is refused");
+    assert_eq!(
+        refused,
+        hookgate::BuildError::LeaseNotAboveHandlerTimeout {
+            lease: Duration::from_secs(30),
+            handler_timeout: Duration::from_secs(30),
+        }
+    );
+    assert!(
+        refused
+            .to_string()
+            .contains("must be longer than the handler timeout")
+    );
+    assert!(build(10, Some(30)).is_some());
+    assert_eq!(build(31, Some(30)), None);
+    // Without a handler timeout the lease bounds nothing it could be compared with.
+    assert_eq!(build(1, None), None);
 }
 
 #[test]
