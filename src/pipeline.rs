@@ -570,6 +570,7 @@ where
             store: config.store.clone(),
             key: dedup_key,
             lease: Some(lease),
+            committing: None,
             context: context.clone(),
         };
 
@@ -1139,10 +1140,17 @@ fn refusal_to_rejection(refusal: Refusal) -> Rejection {
 /// another delivery holds it (that one commits or releases it) or it is already handled. At most
 /// [`MAX_RETRIES`] keys are retried at once in the process, so memory stays bounded; past it, a
 /// failure is given up at once (ERROR), and the key frees itself when its lease ends.
+///
+/// Dropped while its commit or release is in flight (the sender hung up, a timeout layer or a
+/// shutdown dropped the delivery), it keeps its claim until the store answered, so that the
+/// operation is finished in the background: a commit is committed, a release released.
 struct LeaseGuard {
     store: Arc<dyn DedupStore>,
     key: DedupKey,
+    /// The claim, until the store answered its commit or release.
     lease: Option<Lease>,
+    /// A commit in flight (its TTL): finished by a drop.
+    committing: Option<Duration>,
     context: Context,
 }
 
@@ -1330,9 +1338,13 @@ impl LeaseGuard {
     }
 
     async fn commit(&mut self, ttl: Duration) {
-        if let Some(lease) = self.lease.take() {
+        if let Some(lease) = self.lease {
+            // Kept until the store answers: a drop meanwhile finishes the commit.
+            self.committing = Some(ttl);
+            let result = self.store.commit(&self.key, lease, ttl).await;
+            (self.lease, self.committing) = (None, None);
             let (provider, key) = (self.context.provider, self.context.key.as_deref());
-            match self.store.commit(&self.key, lease, ttl).await {
+            match result {
                 Ok(true) => {}
                 Ok(false) => {
                     tracing::warn!(
@@ -1357,9 +1369,13 @@ impl LeaseGuard {
     }
 
     async fn release(&mut self) {
-        if let Some(lease) = self.lease.take()
-            && let Err(error) = self.store.release(&self.key, lease).await
-        {
+        let Some(lease) = self.lease else {
+            return;
+        };
+        // Kept until the store answers: a drop meanwhile releases in the background.
+        let result = self.store.release(&self.key, lease).await;
+        self.lease = None;
+        if let Err(error) = result {
             crate::metrics::dedup_error(self.context.provider, "release");
             tracing::warn!(
                 provider = self.context.provider,
@@ -1374,9 +1390,29 @@ impl LeaseGuard {
 
 impl Drop for LeaseGuard {
     fn drop(&mut self) {
-        if let Some(lease) = self.lease.take()
-            && let Ok(runtime) = tokio::runtime::Handle::try_current()
-        {
+        let Some(lease) = self.lease.take() else {
+            return;
+        };
+        if let Some(ttl) = self.committing.take() {
+            // Dropped mid-commit, after the handler succeeded: the commit must still land.
+            let pending = Pending::Commit(ttl);
+            let retry = self.retry(lease);
+            match (
+                tokio::runtime::Handle::try_current(),
+                RetrySlot::take(&RETRIES, MAX_RETRIES),
+            ) {
+                (Ok(runtime), Some(slot)) => {
+                    runtime.spawn(async move {
+                        let _slot = slot;
+                        retry.run(pending, false).await;
+                    });
+                }
+                (Err(_), _) => retry.give_up(pending, "no tokio runtime to retry on"),
+                (_, None) => retry.give_up(pending, "too many dedup operations retried at once"),
+            }
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
             // One task per dropped delivery, as the delivery had; it takes a retry place only
             // if the first release fails.
             let retry = self.retry(lease);
@@ -1411,12 +1447,14 @@ mod lease_guard_tests {
     const LEASE: Duration = Duration::from_secs(60);
     const TTL: Duration = Duration::from_secs(3600);
 
-    /// A memory store whose next `fail` commits and releases fail.
+    /// A memory store whose next `fail` commits and releases fail, and whose commits and
+    /// releases take `slow_ms` before they reach the store.
     #[derive(Default)]
     struct Flaky {
         inner: MemoryStore,
         fail: AtomicUsize,
         calls: AtomicUsize,
+        slow_ms: AtomicUsize,
     }
 
     impl Flaky {
@@ -1456,7 +1494,11 @@ mod lease_guard_tests {
             if self.fails() {
                 return StoreFuture::ready(Err(DedupError::new("unreachable")));
             }
-            self.inner.commit(key, lease, ttl)
+            let slow = Duration::from_millis(self.slow_ms.load(Ordering::SeqCst) as u64);
+            StoreFuture::boxed(async move {
+                tokio::time::sleep(slow).await;
+                self.inner.commit(key, lease, ttl).await
+            })
         }
 
         fn release<'a>(
@@ -1467,7 +1509,11 @@ mod lease_guard_tests {
             if self.fails() {
                 return StoreFuture::ready(Err(DedupError::new("unreachable")));
             }
-            self.inner.release(key, lease)
+            let slow = Duration::from_millis(self.slow_ms.load(Ordering::SeqCst) as u64);
+            StoreFuture::boxed(async move {
+                tokio::time::sleep(slow).await;
+                self.inner.release(key, lease).await
+            })
         }
     }
 
@@ -1479,6 +1525,7 @@ mod lease_guard_tests {
             store: store.clone(),
             key,
             lease: Some(lease),
+            committing: None,
             context: Context {
                 provider: "test",
                 event: None,
@@ -1507,6 +1554,31 @@ mod lease_guard_tests {
         ));
         eventually(|| store.claim_now(&key, LEASE) == Claim::Done).await;
         assert_eq!(store.calls.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_guard_dropped_mid_commit_still_commits() {
+        let store = Flaky::failing(0);
+        store.slow_ms.store(300, Ordering::SeqCst);
+        let key = DedupKey::new("test", None, "dropped mid-commit");
+        let mut guard = guard(&store, key, LEASE);
+        // The delivery is dropped (the sender hung up) while its commit is in flight.
+        let cut = tokio::time::timeout(Duration::from_millis(50), guard.commit(TTL)).await;
+        assert!(cut.is_err());
+        drop(guard);
+        eventually(|| store.claim_now(&key, LEASE) == Claim::Done).await;
+    }
+
+    #[tokio::test]
+    async fn a_guard_dropped_mid_release_still_releases() {
+        let store = Flaky::failing(0);
+        store.slow_ms.store(300, Ordering::SeqCst);
+        let key = DedupKey::new("test", None, "dropped mid-release");
+        let mut guard = guard(&store, key, LEASE);
+        let cut = tokio::time::timeout(Duration::from_millis(50), guard.release()).await;
+        assert!(cut.is_err());
+        drop(guard);
+        eventually(|| matches!(store.claim_now(&key, LEASE), Claim::Acquired(_))).await;
     }
 
     #[tokio::test]
