@@ -436,6 +436,126 @@ async fn without_a_handler_timeout_an_attempt_still_ends_with_its_lease() {
     workers.shutdown(Duration::from_secs(1)).await;
 }
 
+/// A SQLite inbox that counts its claims (and the providers each purge was for).
+#[derive(Clone)]
+struct Counting {
+    inner: SqliteInbox,
+    claims: Arc<AtomicUsize>,
+}
+
+impl Inbox for Counting {
+    fn insert<'a>(
+        &'a self,
+        event: &'a hookgate::inbox::NewEvent,
+    ) -> hookgate::BoxFuture<'a, Result<hookgate::inbox::Inserted, hookgate::inbox::InboxError>>
+    {
+        self.inner.insert(event)
+    }
+    fn claim<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        limit: usize,
+        lease: Duration,
+        now: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'a, Result<hookgate::inbox::Claimed, hookgate::inbox::InboxError>>
+    {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.inner.claim(providers, limit, lease, now)
+    }
+    fn complete(
+        &self,
+        claim: hookgate::inbox::ClaimToken,
+        now: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'_, Result<bool, hookgate::inbox::InboxError>> {
+        self.inner.complete(claim, now)
+    }
+    fn fail<'a>(
+        &'a self,
+        claim: hookgate::inbox::ClaimToken,
+        error: &'a str,
+        retry_at: Option<std::time::SystemTime>,
+        now: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'a, Result<bool, hookgate::inbox::InboxError>> {
+        self.inner.fail(claim, error, retry_at, now)
+    }
+    fn list(
+        &self,
+        state: State,
+        after: Option<i64>,
+        limit: usize,
+    ) -> hookgate::BoxFuture<
+        '_,
+        Result<Vec<hookgate::inbox::StoredEvent>, hookgate::inbox::InboxError>,
+    > {
+        self.inner.list(state, after, limit)
+    }
+    fn get(
+        &self,
+        id: i64,
+    ) -> hookgate::BoxFuture<
+        '_,
+        Result<Option<hookgate::inbox::StoredEvent>, hookgate::inbox::InboxError>,
+    > {
+        self.inner.get(id)
+    }
+    fn retry_dead(
+        &self,
+        id: i64,
+    ) -> hookgate::BoxFuture<'_, Result<bool, hookgate::inbox::InboxError>> {
+        self.inner.retry_dead(id)
+    }
+    fn retry_all_dead(&self) -> hookgate::BoxFuture<'_, Result<u64, hookgate::inbox::InboxError>> {
+        self.inner.retry_all_dead()
+    }
+    fn purge_done(
+        &self,
+        before: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'_, Result<u64, hookgate::inbox::InboxError>> {
+        self.inner.purge_done(before)
+    }
+    fn purge_dead(
+        &self,
+        before: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'_, Result<u64, hookgate::inbox::InboxError>> {
+        self.inner.purge_dead(before)
+    }
+    fn counts(
+        &self,
+    ) -> hookgate::BoxFuture<'_, Result<hookgate::inbox::Counts, hookgate::inbox::InboxError>> {
+        self.inner.counts()
+    }
+    fn notifier(&self) -> Arc<tokio::sync::Notify> {
+        self.inner.notifier()
+    }
+}
+
+#[tokio::test]
+async fn a_pool_whose_handle_was_dropped_keeps_working_without_spinning() {
+    let inner = SqliteInbox::open(temp_db("detached")).await.unwrap();
+    let claims = Arc::new(AtomicUsize::new(0));
+    let inbox = Counting {
+        inner: inner.clone(),
+        claims: claims.clone(),
+    };
+    let test = Test::new();
+    let service = Webhooks::with_state(Zernio::new([SECRET]).unwrap(), test.clone())
+        .inbox(inbox)
+        .on(handle)
+        .build()
+        .unwrap();
+    // Dropped at once: nothing can stop the pool, which runs until the runtime ends.
+    drop(service.workers().unwrap().start());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Idle: a claim when it starts and one per poll interval (1 s), not a busy loop.
+    let idle = claims.load(Ordering::SeqCst);
+    assert!(idle <= 3, "{idle} claims in 500 ms while idle");
+    assert_eq!(post(&service, "after_drop").await.0, 202);
+    eventually("handled", async || {
+        state_of(&inner, "after_drop").await == Some((State::Done, 1))
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn a_full_inbox_answers_503_with_retry_after() {
     let inbox = SqliteInbox::open(temp_db("full"))

@@ -161,11 +161,13 @@ impl Workers {
         self
     }
 
-    /// Starts the pool on the current tokio runtime.
+    /// Starts the pool on the current tokio runtime. Keep the handle to shut the pool down;
+    /// dropped, it leaves the pool running until the runtime ends.
     ///
     /// # Panics
     ///
     /// Outside a tokio runtime.
+    #[must_use = "the handle shuts the workers down; dropped, they run until the runtime ends"]
     pub fn start(self) -> WorkersHandle {
         let (stop, stopped) = watch::channel(None);
         let task = tokio::spawn(self.run(stopped));
@@ -198,6 +200,9 @@ impl Workers {
             concurrency = self.concurrency,
             "inbox workers started"
         );
+        // The handle was dropped: nothing can stop the pool any more, and `changed` would
+        // answer at once on every wait (a busy loop of claims).
+        let mut detached = false;
         let deadline = loop {
             if let Some(deadline) = *stop.borrow() {
                 break deadline;
@@ -236,7 +241,7 @@ impl Workers {
             if free == 0 {
                 tokio::select! {
                     permit = slots.acquire() => drop(permit),
-                    _ = stop.changed() => {}
+                    changed = stop.changed(), if !detached => detached = changed.is_err(),
                 }
                 continue;
             }
@@ -272,7 +277,7 @@ impl Workers {
             tokio::select! {
                 _ = notified => {}
                 _ = tokio::time::sleep(wait) => {}
-                _ = stop.changed() => {}
+                changed = stop.changed(), if !detached => detached = changed.is_err(),
             }
         };
         let running = tasks.len();
