@@ -712,13 +712,16 @@ where
         let tenant = match secrets.plan(parts, P::TENANT_IN_BODY) {
             Plan::Body => {
                 let read = within(timeout, read(body, limit, expected, reservation, None));
-                return verify_named(provider, parts, signed, read).await;
+                return verify_named(provider, parts, signed, read, timeout).await;
             }
             Plan::Tenant(tenant) | Plan::Request(tenant) => Some(tenant),
             Plan::AnyKey => None,
             Plan::NoHint => return Err(Rejection::Signature(SignatureError::TenantRequired)),
         };
-        let keys = secrets.keys(tenant).await.map_err(refusal_to_rejection)?;
+        let keys = within(timeout, secrets.keys(tenant))
+            .await
+            .map_err(|_| lookup_timed_out(timeout))?
+            .map_err(refusal_to_rejection)?;
         // Only the tags are kept while the body arrives; what is signed after the body (derived
         // content, a suffix: a few senders) is boxed until then.
         let (mut verifier, tags, after) = split(&keys, signed);
@@ -758,6 +761,7 @@ fn verify_named<'a, P, R>(
     parts: &'a Parts,
     signed: Signed,
     read: R,
+    timeout: Duration,
 ) -> impl Future<Output = Result<Verification, Rejection>> + 'a
 where
     P: Provider,
@@ -769,10 +773,9 @@ where
             let Some(hint) = provider.tenant_hint(&raw) else {
                 return Err(Rejection::Signature(SignatureError::TenantRequired));
             };
-            let keys = provider
-                .secrets()
-                .keys(Some(&hint))
+            let keys = within(timeout, provider.secrets().keys(Some(&hint)))
                 .await
+                .map_err(|_| lookup_timed_out(timeout))?
                 .map_err(refusal_to_rejection)?;
             let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
             feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
@@ -1113,6 +1116,13 @@ impl From<Match<'_>> for VerifiedBy {
 
 /// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged
 /// here, as the context says little), 503 for a failed source.
+/// A secret source that did not answer within the read timeout: 503, the sender retries (a
+/// source that hangs must not hold deliveries, and their buffered bodies, without bound).
+fn lookup_timed_out(timeout: Duration) -> Rejection {
+    tracing::error!(?timeout, "secret source did not answer in time");
+    Rejection::SecretsUnavailable
+}
+
 fn refusal_to_rejection(refusal: Refusal) -> Rejection {
     match refusal {
         Refusal::NoHint => {

@@ -500,7 +500,8 @@ struct CacheInner {
 
 struct Entry {
     keyring: Option<Arc<Keyring>>,
-    expires: Instant,
+    /// `None`: never (a TTL too long to add to the clock, such as `Duration::MAX`).
+    expires: Option<Instant>,
 }
 
 impl CachedSource {
@@ -552,7 +553,7 @@ impl CachedSource {
     async fn get(&self, tenant: &str) -> Result<Option<Arc<Keyring>>, SourceError> {
         let now = Instant::now();
         if let Some(entry) = self.lock().get(tenant)
-            && entry.expires > now
+            && entry.expires.is_none_or(|expires| expires > now)
         {
             return Ok(entry.keyring.clone());
         }
@@ -577,7 +578,7 @@ impl CachedSource {
             id,
             Entry {
                 keyring: keyring.clone(),
-                expires: Instant::now() + ttl,
+                expires: Instant::now().checked_add(ttl),
             },
         );
         Ok(keyring)
@@ -728,5 +729,18 @@ mod tests {
         uncached.get("a").await.unwrap();
         assert_eq!(count(), 8);
         assert!(format!("{cache:?}").contains("cached: 2"), "{cache:?}");
+        // A TTL too long to add to the clock means "forever": no overflow panic (it used to
+        // panic after every lookup, so every delivery got 500 and every lookup hit the source).
+        let forever = CachedSource::with_options(
+            Shared(counting.clone()),
+            CacheOptions::default()
+                .ttl(Duration::MAX)
+                .negative_ttl(Duration::MAX),
+        );
+        forever.get("a").await.unwrap().unwrap();
+        forever.get("a").await.unwrap().unwrap();
+        assert!(forever.get("nobody").await.unwrap().is_none());
+        assert!(forever.get("nobody").await.unwrap().is_none());
+        assert_eq!(count(), 10);
     }
 }

@@ -631,3 +631,42 @@ async fn a_failing_source_answers_503() {
     );
     assert!(seen.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_source_that_hangs_answers_503_within_the_read_timeout() {
+    struct Hangs;
+    impl SecretSource for Hangs {
+        fn keyring<'a>(
+            &'a self,
+            _: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Keyring>, SourceError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+    let seen = Seen::default();
+    let route = seen.clone();
+    let service = Webhooks::new(Standard::with_secrets(
+        CachedSource::new(Hangs).secrets(TenantFrom::PathSegment(1)),
+    ))
+    .read_timeout(std::time::Duration::from_millis(200))
+    .on_any(move |_: standard::Event, delivery: Delivery| {
+        let seen = route.clone();
+        async move { seen.record("hangs", &delivery) }
+    })
+    .build()
+    .unwrap();
+    let addr = serve(Router::new().route_service("/hooks/{customer}", service)).await;
+    let standard = Standard::from_raw_keys([b"k"]).unwrap();
+    // Without a bound the delivery would wait forever: fail instead of hanging.
+    let (status, body) = tokio::time::timeout(
+        std::time::Duration::from_secs(30),
+        post_standard(&format!("http://{addr}/hooks/acme"), &standard, "m", now()),
+    )
+    .await
+    .expect("answered");
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (503, Some("secrets_unavailable"))
+    );
+    assert!(seen.calls().is_empty());
+}
