@@ -557,6 +557,40 @@ async fn a_pool_whose_handle_was_dropped_keeps_working_without_spinning() {
 }
 
 #[tokio::test]
+async fn an_event_whose_attempts_keep_dying_with_the_process_goes_dead() {
+    // One attempt and no retries. The attempt is claimed by a process that dies during it
+    // (here: claimed by hand and never settled); when its lease ends, the next claim finds
+    // the schedule used up and marks the event dead without running it again.
+    let inbox = SqliteInbox::open(temp_db("abandoned")).await.unwrap();
+    let test = Test::new();
+    let service = dispatcher(inbox.clone(), RetrySchedule::Fixed(vec![]), &test).await;
+    assert_eq!(post(&service, "crash_1").await.0, 202);
+    let now = std::time::SystemTime::now();
+    let died = inbox
+        .claim(&["zernio"], 1, Duration::from_millis(100), now)
+        .await
+        .unwrap();
+    assert_eq!(died.events.len(), 1);
+    let workers = service
+        .workers()
+        .unwrap()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    eventually("dead", async || {
+        state_of(&inbox, "crash_1").await == Some((State::Dead, 2))
+    })
+    .await;
+    assert_eq!(test.calls.count("crash_1"), 0, "not run again");
+    let dead = inbox.list(State::Dead, None, 10).await.unwrap();
+    assert!(
+        dead[0].last_error.as_deref().unwrap().contains("abandoned"),
+        "{:?}",
+        dead[0].last_error
+    );
+    workers.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
 async fn a_full_inbox_answers_503_with_retry_after() {
     let inbox = SqliteInbox::open(temp_db("full"))
         .await
