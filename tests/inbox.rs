@@ -513,6 +513,13 @@ impl Inbox for Counting {
     ) -> hookgate::BoxFuture<'_, Result<u64, hookgate::inbox::InboxError>> {
         self.inner.purge_done(before)
     }
+    fn purge_done_of<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        before: std::time::SystemTime,
+    ) -> hookgate::BoxFuture<'a, Result<u64, hookgate::inbox::InboxError>> {
+        self.inner.purge_done_of(providers, before)
+    }
     fn purge_dead(
         &self,
         before: std::time::SystemTime,

@@ -281,7 +281,7 @@ async fn a_full_inbox_answers_503_and_duplicates_200() {
 }
 
 #[tokio::test]
-async fn purge_dead_and_purge_done_delete_only_their_state_settled_before_the_time() {
+async fn purges_delete_only_their_state_and_providers_settled_before_the_time() {
     let Some(schema) = Schema::new("purge").await else {
         return;
     };
@@ -310,7 +310,9 @@ async fn purge_dead_and_purge_done_delete_only_their_state_settled_before_the_ti
     assert_eq!(inbox.purge_dead(after).await.unwrap(), 1);
     let counts = inbox.counts().await.unwrap();
     assert_eq!((counts.dead, counts.done, counts.pending), (0, 1, 1));
-    assert_eq!(inbox.purge_done(after).await.unwrap(), 1);
+    // A pool purges its own providers' done events only.
+    assert_eq!(inbox.purge_done_of(&["standard"], after).await.unwrap(), 0);
+    assert_eq!(inbox.purge_done_of(&["zernio"], after).await.unwrap(), 1);
     let counts = inbox.counts().await.unwrap();
     assert_eq!((counts.dead, counts.done, counts.pending), (0, 0, 1));
     // Their dedup memory went with them.

@@ -10,11 +10,14 @@
 //!
 //! [`Workers`] then claim due events with a lease, rebuild the [`Delivery`](crate::Delivery) and
 //! run the very same typed handlers, fallback and drift rules as inline mode. A success marks
-//! the event done, kept for the dispatcher's dedup TTL (so duplicates keep answering 200; the
-//! workers purge older done events every minute, [`Inbox::purge_done`] does it by hand); an error, a panic or a timeout schedules the next attempt on the [`RetrySchedule`];
-//! after the last one the event is dead: kept, listed, replayable with [`Inbox::retry_dead`],
-//! never retried by itself, deleted only when the operator says so ([`Inbox::purge_dead`]). A handler declares a permanent failure by returning a
-//! [`Permanent`] error (straight to dead; inline mode answers 500 for it as for any error).
+//! the event done, kept for the dispatcher's dedup TTL (so duplicates keep answering 200; each
+//! pool of workers purges its own providers' older done events every minute,
+//! [`Inbox::purge_done`] does it by hand); an error, a panic or a timeout schedules the next
+//! attempt on the [`RetrySchedule`]; after the last one the event is dead: kept, listed,
+//! replayable with [`Inbox::retry_dead`], never retried by itself, deleted only when the
+//! operator says so ([`Inbox::purge_dead`]). An event whose attempts die with their process
+//! is dead once the schedule is used up. A handler declares a permanent failure by returning
+//! a [`Permanent`] error (straight to dead; inline mode answers 500 for it as for any error).
 //!
 //! A claimed event carries a lease of the handler timeout (the dispatcher's lease when it has
 //! none) plus a margin (10 s by default), and its attempt is cut off at that timeout, so that
@@ -139,6 +142,16 @@ pub trait Inbox: Send + Sync + 'static {
     /// Deletes done events last updated before `before` (their dedup memory goes with them);
     /// returns how many.
     fn purge_done(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>>;
+
+    /// Deletes the done events of `providers` last updated before `before`; returns how many.
+    /// What each pool of [`Workers`] runs every minute, for its own providers only: its
+    /// dispatchers' dedup TTL must not cut short the memory of another pool's dispatchers
+    /// (another service, or another provider with a longer TTL, on the same inbox).
+    fn purge_done_of<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        before: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, InboxError>>;
 
     /// Deletes dead events that died before `before`; returns how many. Nothing else ever
     /// deletes a dead event: this is the operator's call, once they were looked at (or

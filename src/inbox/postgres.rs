@@ -521,6 +521,30 @@ impl Inbox for PostgresInbox {
         })
     }
 
+    fn purge_done_of<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        before: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, InboxError>> {
+        Box::pin(async move {
+            if providers.is_empty() {
+                return Ok(0);
+            }
+            // As `purge_done`: one `(state, next_at)` index range, then the providers.
+            let providers: Vec<&str> = providers.to_vec();
+            let done = sqlx::query(
+                "DELETE FROM hookgate_inbox WHERE state = 2 AND next_at < $1 AND updated_at < $1 \
+                 AND provider = ANY($2)",
+            )
+            .bind(to_millis(before))
+            .bind(&providers)
+            .execute(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            Ok(done.rows_affected())
+        })
+    }
+
     fn purge_dead(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
         Box::pin(async move {
             // A dead event's next_at is the time it died, as its updated_at (`fail`): one

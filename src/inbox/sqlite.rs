@@ -502,6 +502,28 @@ impl Inbox for SqliteInbox {
         })
     }
 
+    fn purge_done_of<'a>(
+        &'a self,
+        providers: &'a [&'static str],
+        before: SystemTime,
+    ) -> BoxFuture<'a, Result<u64, InboxError>> {
+        Box::pin(async move {
+            if providers.is_empty() {
+                return Ok(0);
+            }
+            let sql = format!(
+                "DELETE FROM hookgate_inbox WHERE state = 2 AND updated_at < ? AND provider IN ({})",
+                placeholders(providers.len(), None)
+            );
+            let mut query = sqlx::query(&sql).bind(to_millis(before));
+            for provider in providers {
+                query = query.bind(*provider);
+            }
+            let done = query.execute(&self.pool).await.map_err(unavailable)?;
+            Ok(done.rows_affected())
+        })
+    }
+
     fn purge_dead(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
         Box::pin(async move {
             // A dead event's next_at is the time it died, as its updated_at (`fail`).
@@ -548,5 +570,58 @@ impl Inbox for SqliteInbox {
 
     fn notifier(&self) -> Arc<Notify> {
         self.notify.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stored event of `provider`, as the pipeline would store it.
+    fn new_event(provider: &'static str, key: &str) -> NewEvent {
+        NewEvent {
+            dedup: format!("{provider}:{key}"),
+            provider: provider.into(),
+            tenant: None,
+            key: key.to_owned(),
+            key_is_body_hash: false,
+            event: "webhook.test".to_owned(),
+            received_at: SystemTime::now(),
+            sender_attempt: None,
+            delivery_id: None,
+            headers: http::HeaderMap::new(),
+            raw: bytes::Bytes::from_static(b"{}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pool_purges_the_done_events_of_its_own_providers_only() {
+        // Two pools on one inbox, for two providers whose dedup TTLs differ: the one with the
+        // shorter TTL must not delete the other's dedup memory.
+        let dir = std::env::temp_dir().join(format!("hookgate-purge-of-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let inbox = SqliteInbox::open(dir.join("inbox.db")).await.unwrap();
+        for (provider, key) in [("zernio", "z_1"), ("standard", "s_1")] {
+            inbox.insert(&new_event(provider, key)).await.unwrap();
+        }
+        let now = SystemTime::now();
+        let claimed = inbox
+            .claim(&["zernio", "standard"], 10, Duration::from_secs(60), now)
+            .await
+            .unwrap();
+        assert_eq!(claimed.events.len(), 2);
+        for event in &claimed.events {
+            assert!(inbox.complete(event.claim_token(), now).await.unwrap());
+        }
+        let after = now + Duration::from_secs(1);
+        assert_eq!(inbox.purge_done_of(&["zernio"], after).await.unwrap(), 1);
+        let left = inbox.list(State::Done, None, 10).await.unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].event.key, "s_1");
+        assert_eq!(inbox.purge_done_of(&[], after).await.unwrap(), 0);
+        // The operator's purge takes every provider's.
+        assert_eq!(inbox.purge_done(after).await.unwrap(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -226,7 +226,7 @@ impl Workers {
                 let before = SystemTime::now()
                     .checked_sub(keep_done)
                     .unwrap_or(SystemTime::UNIX_EPOCH);
-                match self.inbox.purge_done(before).await {
+                match self.inbox.purge_done_of(&providers, before).await {
                     Ok(0) => {}
                     Ok(purged) => {
                         tracing::debug!(purged, "done events past their dedup TTL purged")
