@@ -360,9 +360,7 @@ impl<P: Provider, S: Clone + Send + Sync + 'static> Webhooks<P, S> {
         if self.handlers.is_empty() && self.any.is_empty() && self.fallback.is_none() {
             return Err(BuildError::NoHandlers);
         }
-        if let Some(handler_timeout) = self.config.handler_timeout
-            && self.config.lease <= handler_timeout
-        {
+        if let Some(handler_timeout) = self.config.lease_not_above_timeout() {
             return Err(BuildError::LeaseNotAboveHandlerTimeout {
                 lease: self.config.lease,
                 handler_timeout,

@@ -81,10 +81,25 @@ impl<P> fmt::Debug for WebhookLayer<P> {
     }
 }
 
+/// # Panics
+///
+/// When the lease is not longer than the handler timeout (as `Webhooks::build` refuses with
+/// [`BuildError::LeaseNotAboveHandlerTimeout`](crate::BuildError::LeaseNotAboveHandlerTimeout)):
+/// a handler still running when its claim ran out would see the same event handled again at
+/// the same time. Like axum's routers, it fails as the app is put together, not on a delivery.
 impl<S, P> Layer<S> for WebhookLayer<P> {
     type Service = WebhookService<S, P>;
 
     fn layer(&self, inner: S) -> Self::Service {
+        if let Some(handler_timeout) = self.config.lease_not_above_timeout() {
+            panic!(
+                "WebhookLayer: {}",
+                crate::dispatch::BuildError::LeaseNotAboveHandlerTimeout {
+                    lease: self.config.lease,
+                    handler_timeout,
+                }
+            );
+        }
         WebhookService {
             inner,
             provider: self.provider.clone(),

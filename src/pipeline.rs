@@ -59,6 +59,16 @@ pub(crate) struct Config {
     pub(crate) json_check: JsonCheck,
 }
 
+impl Config {
+    /// The handler timeout, when the lease is not longer than it: a handler still running when
+    /// its claim ran out would see a redelivery of the same event claimed and handled at the
+    /// same time.
+    pub(crate) fn lease_not_above_timeout(&self) -> Option<Duration> {
+        self.handler_timeout
+            .filter(|&handler_timeout| self.lease <= handler_timeout)
+    }
+}
+
 /// Who checks that a verified body is well-formed JSON, beyond the top level that
 /// [`Provider::envelope`] reads: a signed body that is not JSON is answered 400
 /// ([`EnvelopeError::NotJson`]) before any handler or inner service sees it.

@@ -204,3 +204,29 @@ async fn an_inner_service_whose_call_panics_gets_500_and_its_key_released() {
     }
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+#[test]
+#[should_panic(expected = "must be longer than the handler timeout")]
+fn a_layer_whose_lease_is_not_above_the_handler_timeout_panics_when_applied() {
+    // The default handler timeout is 30 s: a 100 ms lease would let a redelivery run while
+    // the first handler still runs.
+    let layer = WebhookLayer::new(Zernio::new(["secret"]).unwrap())
+        .lease(std::time::Duration::from_millis(100));
+    let _ = layer.layer(tower::service_fn(
+        |_: http::Request<axum::body::Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+        },
+    ));
+}
+
+#[test]
+fn a_layer_without_a_handler_timeout_takes_any_lease() {
+    let layer = WebhookLayer::new(Zernio::new(["secret"]).unwrap())
+        .handler_timeout(None)
+        .lease(std::time::Duration::from_millis(100));
+    let _ = layer.layer(tower::service_fn(
+        |_: http::Request<axum::body::Body>| async {
+            Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+        },
+    ));
+}
