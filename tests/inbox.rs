@@ -598,6 +598,17 @@ async fn an_event_whose_attempts_keep_dying_with_the_process_goes_dead() {
 }
 
 #[tokio::test]
+async fn the_lease_margin_covers_at_least_a_claim_s_round_trip() {
+    let inbox = SqliteInbox::open(temp_db("margin")).await.unwrap();
+    let service = dispatcher(inbox, RetrySchedule::default(), &Test::new()).await;
+    let workers = service.workers().unwrap().lease_margin(Duration::ZERO);
+    assert!(
+        format!("{workers:?}").contains("lease_margin: 100ms"),
+        "{workers:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_full_inbox_answers_503_with_retry_after() {
     let inbox = SqliteInbox::open(temp_db("full"))
         .await

@@ -35,6 +35,8 @@ const PURGE_EVERY: Duration = Duration::from_secs(60);
 /// (feature `metrics`).
 const SAMPLE_EVERY: Duration = Duration::from_secs(10);
 
+/// The smallest lease margin [`Workers::lease_margin`] takes.
+const MIN_LEASE_MARGIN: Duration = Duration::from_millis(100);
 /// Default lease margin: a claim lasts the handler timeout plus this, so a dead worker's events
 /// are taken over within the handler timeout plus 10 s.
 pub const DEFAULT_LEASE_MARGIN: Duration = Duration::from_secs(10);
@@ -155,9 +157,13 @@ impl Workers {
         self
     }
 
-    /// Added to the handler timeout to make a claim's lease (default 10 s).
+    /// Added to the handler timeout to make a claim's lease (default 10 s, at least 100 ms).
+    ///
+    /// The lease runs from just before the claim, the attempt's timeout from just after it: the
+    /// margin must cover the claim's round trip, or another worker could claim the event while
+    /// its attempt still runs.
     pub fn lease_margin(mut self, margin: Duration) -> Self {
-        self.lease_margin = margin;
+        self.lease_margin = margin.max(MIN_LEASE_MARGIN);
         self
     }
 
