@@ -151,13 +151,20 @@ impl PostgresInbox {
 /// Wakes this process's workers on every `NOTIFY` until the inbox is dropped.
 async fn listen(mut listener: PgListener, notify: Weak<Notify>) {
     loop {
-        let received = tokio::time::timeout(Duration::from_secs(5), listener.recv()).await;
+        // `try_recv`, not `recv`: `recv` reconnects by itself and says nothing, so the
+        // notifications sent while it reconnected would go unnoticed until the next poll.
+        let received = tokio::time::timeout(Duration::from_secs(5), listener.try_recv()).await;
         let Some(notify) = notify.upgrade() else {
             return;
         };
         match received {
-            Ok(Ok(_)) => notify.notify_waiters(),
+            Ok(Ok(Some(_))) => notify.notify_waiters(),
             Err(_) => {}
+            Ok(Ok(None)) => {
+                tracing::warn!("inbox LISTEN connection lost; reconnecting");
+                // Wake the workers: a notification may have been missed.
+                notify.notify_waiters();
+            }
             Ok(Err(error)) => {
                 tracing::warn!(%error, "inbox LISTEN connection failed; reconnecting");
                 // Wake the workers: a notification may have been missed.
