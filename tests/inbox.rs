@@ -436,11 +436,13 @@ async fn without_a_handler_timeout_an_attempt_still_ends_with_its_lease() {
     workers.shutdown(Duration::from_secs(1)).await;
 }
 
-/// A SQLite inbox that counts its claims (and the providers each purge was for).
+/// A SQLite inbox that counts its claims, and whose claims hang once `hang` is set (a
+/// half-open connection to the database).
 #[derive(Clone)]
 struct Counting {
     inner: SqliteInbox,
     claims: Arc<AtomicUsize>,
+    hang: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Inbox for Counting {
@@ -460,6 +462,9 @@ impl Inbox for Counting {
     ) -> hookgate::BoxFuture<'a, Result<hookgate::inbox::Claimed, hookgate::inbox::InboxError>>
     {
         self.claims.fetch_add(1, Ordering::SeqCst);
+        if self.hang.load(Ordering::SeqCst) {
+            return Box::pin(std::future::pending());
+        }
         self.inner.claim(providers, limit, lease, now)
     }
     fn complete(
@@ -543,6 +548,7 @@ async fn a_pool_whose_handle_was_dropped_keeps_working_without_spinning() {
     let inbox = Counting {
         inner: inner.clone(),
         claims: claims.clone(),
+        hang: Arc::default(),
     };
     let test = Test::new();
     let service = Webhooks::with_state(Zernio::new([SECRET]).unwrap(), test.clone())
@@ -606,6 +612,40 @@ async fn the_lease_margin_covers_at_least_a_claim_s_round_trip() {
         format!("{workers:?}").contains("lease_margin: 100ms"),
         "{workers:?}"
     );
+}
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_a_claim_that_hangs() {
+    let claims = Arc::new(AtomicUsize::new(0));
+    let inbox = Counting {
+        inner: SqliteInbox::open(temp_db("hang")).await.unwrap(),
+        claims: claims.clone(),
+        hang: Arc::default(),
+    };
+    let hang = inbox.hang.clone();
+    let service = Webhooks::with_state(Zernio::new([SECRET]).unwrap(), Test::new())
+        .inbox(inbox)
+        .on(handle)
+        .build()
+        .unwrap();
+    let workers = service
+        .workers()
+        .unwrap()
+        .poll_interval(Duration::from_millis(20))
+        .start();
+    hang.store(true, Ordering::SeqCst);
+    let before = claims.load(Ordering::SeqCst);
+    eventually("a claim in flight", async || {
+        claims.load(Ordering::SeqCst) > before
+    })
+    .await;
+    // The claim never answers: the shutdown must not wait for it (fail rather than hang).
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        workers.shutdown(Duration::from_secs(1)),
+    )
+    .await
+    .expect("the shutdown returned");
 }
 
 #[tokio::test]

@@ -217,7 +217,12 @@ impl Workers {
             if crate::metrics::ENABLED && last_sample.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY)
             {
                 last_sample = Some(std::time::Instant::now());
-                match self.inbox.backlog().await {
+                let Some(backlog) =
+                    unless_stopped(&mut stop, &mut detached, self.inbox.backlog()).await
+                else {
+                    continue;
+                };
+                match backlog {
                     Ok(backlog) => crate::metrics::inbox_backlog(
                         backlog.pending,
                         backlog.running,
@@ -232,7 +237,11 @@ impl Workers {
                 let before = SystemTime::now()
                     .checked_sub(keep_done)
                     .unwrap_or(SystemTime::UNIX_EPOCH);
-                match self.inbox.purge_done_of(&providers, before).await {
+                let purge = self.inbox.purge_done_of(&providers, before);
+                let Some(purged) = unless_stopped(&mut stop, &mut detached, purge).await else {
+                    continue;
+                };
+                match purged {
                     Ok(0) => {}
                     Ok(purged) => {
                         tracing::debug!(purged, "done events past their dedup TTL purged")
@@ -252,7 +261,13 @@ impl Workers {
                 continue;
             }
             let now = SystemTime::now();
-            let wait = match self.inbox.claim(&providers, free, lease, now).await {
+            // Dropped by a shutdown mid-way, a claim that landed leaves its events to their
+            // lease, as a dead worker does.
+            let claim = self.inbox.claim(&providers, free, lease, now);
+            let Some(claimed) = unless_stopped(&mut stop, &mut detached, claim).await else {
+                continue;
+            };
+            let wait = match claimed {
                 Ok(claimed) if !claimed.events.is_empty() => {
                     for stored in claimed.events {
                         let Some(route) = self.routes.get(&*stored.event.provider).cloned() else {
@@ -328,6 +343,26 @@ impl WorkersHandle {
 }
 
 /// One attempt of one claimed event, in its span, settled in the inbox.
+/// `future`'s output, or `None` when the pool is told to stop first: a query that hangs (a
+/// half-open connection to the database) must not hold a shutdown.
+async fn unless_stopped<F: Future>(
+    stop: &mut watch::Receiver<Option<Duration>>,
+    detached: &mut bool,
+    future: F,
+) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    loop {
+        tokio::select! {
+            output = &mut future => return Some(output),
+            changed = stop.changed(), if !*detached => match changed {
+                Ok(()) if stop.borrow().is_some() => return None,
+                Ok(()) => {}
+                Err(_) => *detached = true,
+            },
+        }
+    }
+}
+
 async fn run_one(inbox: &dyn Inbox, route: &dyn Route, stored: StoredEvent) {
     let span = tracing::info_span!(
         "inbox_attempt",
