@@ -9,7 +9,7 @@
 //! | same key still being handled | 429 with `Retry-After` |
 //! | no / malformed / wrong signature, timestamp out of window | 401 |
 //! | body over the limit | 413 |
-//! | body not sent in time | 408 |
+//! | body not sent in time, or broken off on its way | 408 |
 //! | not a JSON object, no discriminator or an empty one | 400 |
 //! | handler error or panic | 500 (key released) |
 //! | a provider or dedup store implementation panicked | 500 |
@@ -58,7 +58,8 @@ pub enum Rejection {
     /// The body did not arrive within the read timeout (408, retried by senders).
     #[error("body not received in time")]
     ReadTimeout,
-    /// The body stream failed (client went away) (400).
+    /// The body stream failed: the client went away, or the body broke off on its way
+    /// (408: a retry may well deliver it whole).
     #[error("body could not be read")]
     BodyRead,
     /// Signature refused (401).
@@ -117,8 +118,8 @@ impl Rejection {
         match self {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::ReadTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::BodyRead | Self::Envelope(_) => StatusCode::BAD_REQUEST,
+            Self::ReadTimeout | Self::BodyRead => StatusCode::REQUEST_TIMEOUT,
+            Self::Envelope(_) => StatusCode::BAD_REQUEST,
             Self::Signature(_) => StatusCode::UNAUTHORIZED,
             Self::InFlight { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::StoreUnavailable

@@ -1089,7 +1089,8 @@ async fn a_client_hanging_up_mid_body_is_logged_at_debug() {
         .oneshot(request)
         .await
         .unwrap();
-    assert_eq!(response.status(), 400);
+    // Not a final 4xx: the sender retries 408, and a retry may well deliver the body whole.
+    assert_eq!(response.status(), 408);
     let json: serde_json::Value =
         serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
     assert_eq!(json["code"], "body_read_failed");
