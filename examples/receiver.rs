@@ -865,7 +865,13 @@ mod preset_tests {
             .lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect();
-        let twilio_key = const_hex::encode(<sha2::Sha256 as sha2::Digest>::digest(form));
+        // Twilio signs the parameters, sorted, each name then value: the key is their hash.
+        let mut params: Vec<(String, String)> = form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        params.sort();
+        let signed: String = params.iter().map(|(n, v)| format!("{n}{v}")).collect();
+        let twilio_key = const_hex::encode(<sha2::Sha256 as sha2::Digest>::digest(signed));
         assert_eq!(
             lines,
             [

@@ -749,11 +749,15 @@ where
         )
         .await
         .map_err(|_| Rejection::ReadTimeout)??;
-        if let Some(after) = after {
-            feed_body(&after, &mut verifier, &raw).map_err(Rejection::Signature)?;
+        if let Some(after) = &after {
+            feed_body(after, &mut verifier, &raw).map_err(Rejection::Signature)?;
         }
         let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags))?;
-        Ok(checked.with(raw))
+        let hash = match &after {
+            Some(after) => signed_hash(after, &raw).map_err(Rejection::Signature)?,
+            None => None,
+        };
+        Ok(checked.with(raw, hash))
     }
 }
 
@@ -791,7 +795,8 @@ where
             feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
             verified(provider, parts, &raw, &keys, verifier.matched(&signed.tags))?
         };
-        Ok(checked.with(raw))
+        let hash = signed_hash(&signed, &raw).map_err(Rejection::Signature)?;
+        Ok(checked.with(raw, hash))
     }
 }
 
@@ -847,9 +852,15 @@ enum Checked {
 }
 
 impl Checked {
-    fn with(self, raw: Bytes) -> Verification {
+    fn with(self, raw: Bytes, signed_hash: Option<[u8; 32]>) -> Verification {
         match self {
-            Self::Signed(verified) => Verification::Body(raw, verified),
+            Self::Signed(verified) => Verification::Body(
+                raw,
+                VerifiedBy {
+                    signed_hash,
+                    ..verified
+                },
+            ),
             Self::Challenge(answer) => Verification::Challenge(answer),
         }
     }
@@ -926,7 +937,12 @@ fn read_envelope<P: Provider>(
     let (key, key_from_body_hash): (Arc<str>, bool) = match envelope.key {
         Some(key) => (key.into(), false),
         None => (
-            const_hex::encode(Sha256::digest(raw.as_bytes())).into(),
+            const_hex::encode(
+                verified
+                    .signed_hash
+                    .unwrap_or_else(|| Sha256::digest(raw.as_bytes()).into()),
+            )
+            .into(),
             true,
         ),
     };
@@ -1112,6 +1128,11 @@ fn copy_into(
 struct VerifiedBy {
     tenant: Option<Tenant>,
     namespace: [u8; 16],
+    /// When the sender signs content derived from the body (form parameters, not the raw
+    /// bytes): the SHA-256 of that content, the body's identity for a dedup key taken from
+    /// it. The raw bytes would not do: other bytes (the parameters reordered, re-encoded)
+    /// carry the same signature, and each would be handled anew.
+    signed_hash: Option<[u8; 32]>,
 }
 
 impl From<Match<'_>> for VerifiedBy {
@@ -1120,8 +1141,27 @@ impl From<Match<'_>> for VerifiedBy {
         Self {
             tenant: matched.tenant().cloned(),
             namespace: *matched.namespace(),
+            signed_hash: None,
         }
     }
+}
+
+/// The SHA-256 of what `signed` signs in the body's place, when that is content derived from
+/// the body ([`VerifiedBy::signed_hash`]).
+///
+/// `None` (the raw body's hash is its identity) when the derivation signs nothing of the body
+/// itself: it then checks the raw bytes against something signed elsewhere (Twilio's JSON
+/// bodies, whose SHA-256 is a parameter of the signed URL), so they cannot change.
+fn signed_hash(signed: &Signed, raw: &[u8]) -> Result<Option<[u8; 32]>, SignatureError> {
+    let SignedBody::Derived(derive) = &signed.body else {
+        return Ok(None);
+    };
+    let (mut hasher, mut fed) = (Sha256::new(), false);
+    derive(raw, &mut |piece| {
+        fed = true;
+        hasher.update(piece);
+    })?;
+    Ok(fed.then(|| hasher.finalize().into()))
 }
 
 /// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged

@@ -1097,12 +1097,23 @@ async fn twilio_official_vectors() {
 async fn twilio_fixtures() {
     for name in ["sms.incoming", "event_streams.message.delivered"] {
         let fixture = load("twilio", name);
+        // A form body's key is the hash of what Twilio signs of it (its parameters, sorted,
+        // each name then value), so that re-encoded bytes are the same delivery; a JSON body's
+        // is the hash of its bytes, bound by the signed `bodySHA256`.
+        let form_key = (!fixture.uri().contains("bodySHA256=")).then(|| {
+            let mut params: Vec<(String, String)> = form_urlencoded::parse(fixture.body.as_bytes())
+                .into_owned()
+                .collect();
+            params.sort();
+            let signed: String = params.iter().map(|(n, v)| format!("{n}{v}")).collect();
+            const_hex::encode(<sha2::Sha256 as sha2::Digest>::digest(signed.as_bytes()))
+        });
         common(
             twilio,
             &fixture,
             Expect {
                 event: "request",
-                key: None,
+                key: form_key.as_deref(),
                 header: "X-Twilio-Signature",
                 tolerance: None,
                 other: "another",
@@ -1117,6 +1128,24 @@ async fn twilio_fixtures() {
     let reordered = request(fixture.uri(), &fixture.headers, &pairs.join("&"));
     let (service, _) = receiver(twilio(&[&fixture.secret]), at(fixture.now));
     assert_eq!(call(&service, reordered).await.0, Outcome::Handled);
+    // ...so their dedup key is the hash of what is signed, not of the raw bytes: the original,
+    // the same parameters reordered again, with a trailing `&`, or with `+` written `%20`,
+    // are all one delivery (each would otherwise be handled anew: Twilio signs no timestamp).
+    let original = request(fixture.uri(), &fixture.headers, &fixture.body);
+    assert_eq!(call(&service, original).await.0, Outcome::Duplicate);
+    pairs.rotate_left(1);
+    for body in [
+        pairs.join("&"),
+        format!("{}&", fixture.body),
+        fixture.body.replace('+', "%20"),
+    ] {
+        let variant = request(fixture.uri(), &fixture.headers, &body);
+        assert_eq!(
+            call(&service, variant).await.0,
+            Outcome::Duplicate,
+            "{body}"
+        );
+    }
 
     // A JSON body whose bodySHA256 does not match is refused, even when the URL's signature is
     // good; so is a changed bodySHA256.

@@ -43,6 +43,11 @@ fn sorted_params(body: &[u8], feed: &mut dyn FnMut(&[u8])) {
 /// in its URL; the signature covers the URL alone and the body must hash to that value (else
 /// 401). No timestamp.
 ///
+/// No id either: the dedup key is the SHA-256 of what is signed of the body, the sorted
+/// parameters (of the raw body for JSON, which its signed `bodySHA256` pins down). Not of the
+/// raw form: the same parameters reordered or re-encoded carry the same signature, and would
+/// otherwise each be handled anew.
+///
 /// `public_url` is the route's URL as configured in Twilio (`https://example.com/webhooks/twilio`,
 /// the request's query is appended): Twilio signs it, and proxies change what the request
 /// says. Twilio's validators also try the URL with and without a default port; hookgate
