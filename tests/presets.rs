@@ -855,6 +855,27 @@ async fn square_official_vector() {
 }
 
 #[tokio::test]
+async fn a_public_url_configured_with_its_query_is_signed_with_it_once() {
+    // Square signs the notification URL as registered, query included; the request carries
+    // that query. Configured "exactly as registered", the URL is not signed with the query
+    // twice (`?site=1?site=1`, every delivery refused).
+    let url = "https://example.com/webhook?site=1";
+    let body = r#"{"type":"payment.created","event_id":"e-query"}"#;
+    let tag = hookgate::keyring::Keyring::new(["sigkey"])
+        .unwrap()
+        .sign(url.as_bytes(), body.as_bytes());
+    let headers = BTreeMap::from([("x-square-hmacsha256-signature".to_owned(), tag.to_base64())]);
+    for configured in [url, "https://example.com/webhook"] {
+        let (service, _) = receiver(
+            presets::square(configured).secrets(["sigkey"]).unwrap(),
+            SystemTime::now(),
+        );
+        let (outcome, _) = call(&service, request("/webhook?site=1", &headers, body)).await;
+        assert_eq!(outcome, Outcome::Handled, "{configured}");
+    }
+}
+
+#[tokio::test]
 async fn square_fixtures() {
     let fixture = load("square", "payment.created");
     common(

@@ -153,11 +153,14 @@ pub(crate) fn render(
 }
 
 /// The URL the sender posted to: the configured public URL of the route followed by the
-/// request's query; else an absolute request URI as is; else `https://` + `Host` + path and
-/// query (what a sender behind TLS posted to, when no proxy rewrote the path).
+/// request's query (in place of the configured URL's own, if it was configured with one: the
+/// request carries that query, and whatever the sender added to it); else an absolute request
+/// URI as is; else `https://` + `Host` + path and query (what a sender behind TLS posted to,
+/// when no proxy rewrote the path).
 fn write_url(values: &Values<'_>, out: &mut Prefix) -> Result<(), SignatureError> {
     let uri = &values.parts.uri;
     if let Some(base) = values.public_url {
+        let base = base.split_once('?').map_or(base, |(base, _)| base);
         out.extend_from_slice(base.as_bytes());
         if let Some(query) = uri.query() {
             out.extend_from_slice(b"?");

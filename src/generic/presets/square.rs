@@ -13,7 +13,8 @@ impl Sender for Square {
 /// Square's scheme: HMAC-SHA256 of the subscription's notification URL followed by the body,
 /// with its signature key, base64; no timestamp. `public_url` is that notification URL exactly
 /// as registered with Square (`https://example.com/webhooks/square`): Square signs it, and a
-/// proxy in front of you changes what the request itself says.
+/// proxy in front of you changes what the request itself says. A query in it may be given or
+/// left out: the request's query is signed in its place.
 ///
 /// Event name: the body's `type` (`payment.created`); dedup key: the body's `event_id`, both
 /// signed.
