@@ -554,15 +554,10 @@ impl Inbox for PostgresInbox {
 
     fn purge_dead(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
         Box::pin(async move {
-            // A dead event's next_at is the time it died, as its updated_at (`fail`): one
-            // `(state, next_at)` index range.
-            let dead = sqlx::query(
-                "DELETE FROM hookgate_inbox WHERE state = 3 AND next_at < $1 AND updated_at < $1",
-            )
-            .bind(to_millis(before))
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            let dead = sql::purge_dead::<Postgres>(to_millis(before))
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
             Ok(dead.rows_affected())
         })
     }

@@ -167,6 +167,21 @@ where
     .bind(now)
 }
 
+/// The deletion of the dead events that died before `before` (in milliseconds): a dead
+/// event's `next_at` is the time it died, as its `updated_at` (`fail` sets both), so the bound
+/// on `next_at` makes it one `(state, next_at)` index range. Its `$1` is a numbered parameter
+/// to both engines.
+pub(super) fn purge_dead<'q, DB>(
+    before: i64,
+) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>
+where
+    DB: sqlx::Database,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query("DELETE FROM hookgate_inbox WHERE state = 3 AND next_at < $1 AND updated_at < $1")
+        .bind(before)
+}
+
 /// One database error reported to every operation of a failed batch (inserts, completions).
 #[derive(Debug)]
 pub(super) struct Shared(pub(super) std::sync::Arc<sqlx::Error>);

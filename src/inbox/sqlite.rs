@@ -526,15 +526,10 @@ impl Inbox for SqliteInbox {
 
     fn purge_dead(&self, before: SystemTime) -> BoxFuture<'_, Result<u64, InboxError>> {
         Box::pin(async move {
-            // A dead event's next_at is the time it died, as its updated_at (`fail`).
-            let dead = sqlx::query(
-                "DELETE FROM hookgate_inbox WHERE state = 3 AND next_at < ? AND updated_at < ?",
-            )
-            .bind(to_millis(before))
-            .bind(to_millis(before))
-            .execute(&self.pool)
-            .await
-            .map_err(unavailable)?;
+            let dead = sql::purge_dead::<sqlx::Sqlite>(to_millis(before))
+                .execute(&self.pool)
+                .await
+                .map_err(unavailable)?;
             Ok(dead.rows_affected())
         })
     }
