@@ -125,5 +125,9 @@ pub fn capture_logs() -> (Logs, tracing::subscriber::DefaultGuard) {
         .with_ansi(false)
         .with_max_level(tracing::Level::TRACE)
         .finish();
-    (logs, tracing::subscriber::set_default(subscriber))
+    let guard = tracing::subscriber::set_default(subscriber);
+    // Other tests (other threads, no subscriber) may have cached a callsite's interest while
+    // this thread's subscriber did not exist yet: without this, a line can go missing.
+    tracing::callsite::rebuild_interest_cache();
+    (logs, guard)
 }
