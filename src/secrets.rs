@@ -484,8 +484,9 @@ impl CacheOptions {
 /// A [`SecretSource`] with a bounded cache: at most `capacity` tenants (least recently used
 /// first out), each kept for `ttl`; an unknown tenant is remembered for a shorter time, so a
 /// flood of made-up tenant names costs one source lookup per name and period, never per
-/// request. Clones share the cache. Lookups of different tenants run concurrently; the cache's
-/// mutex is only held to read or write an entry, never across the source's `await`.
+/// request: concurrent misses of one tenant wait for the same lookup. Clones share the cache.
+/// Lookups of different tenants run concurrently; the cache's mutexes are only held to read
+/// or write an entry, never across the source's `await`.
 #[derive(Clone)]
 pub struct CachedSource {
     inner: Arc<CacheInner>,
@@ -496,6 +497,39 @@ struct CacheInner {
     ttl: Duration,
     negative_ttl: Duration,
     map: Mutex<LruMap<Tenant, Entry, ByLength, RandomState>>,
+    /// The lookups under way, one per tenant: concurrent misses of one tenant wait for the
+    /// same lookup. An entry lives while a delivery waits for it (bounded by the deliveries
+    /// in flight).
+    in_flight: Mutex<std::collections::HashMap<Box<str>, Arc<Lookup>>>,
+}
+
+/// One lookup of the source, shared by the deliveries that wait for it (an error by its
+/// message: each waiter gets it, and the pipeline logs it).
+type Lookup = tokio::sync::OnceCell<Result<Option<Arc<Keyring>>, String>>;
+
+/// A delivery's share of a [`Lookup`]: the last to leave an unfinished lookup (every waiter
+/// gave up), or the first to leave a finished one, removes it from the lookups under way.
+struct Waiting<'a> {
+    cache: &'a CacheInner,
+    tenant: &'a str,
+    lookup: Arc<Lookup>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .cache
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Counted under the lock that every new waiter clones it under: the map's and ours.
+        if let Some(current) = in_flight.get(self.tenant)
+            && Arc::ptr_eq(current, &self.lookup)
+            && (self.lookup.initialized() || Arc::strong_count(&self.lookup) <= 2)
+        {
+            in_flight.remove(self.tenant);
+        }
+    }
 }
 
 struct Entry {
@@ -521,6 +555,7 @@ impl CachedSource {
                     ByLength::new(options.capacity.max(1)),
                     RandomState::new(),
                 )),
+                in_flight: Mutex::default(),
             }),
         }
     }
@@ -558,6 +593,35 @@ impl CachedSource {
             return Ok(entry.keyring.clone());
         }
         let id = Tenant::new(tenant).map_err(|_| SourceError::new("tenant id out of bounds"))?;
+        let lookup = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(tenant.into())
+            .or_default()
+            .clone();
+        let waiting = Waiting {
+            cache: &self.inner,
+            tenant,
+            lookup,
+        };
+        // One lookup for every concurrent miss of this tenant; if the delivery running it is
+        // dropped, a waiting one takes it over.
+        waiting
+            .lookup
+            .get_or_init(|| async {
+                self.look_up(tenant, id)
+                    .await
+                    .map_err(|error| error.message)
+            })
+            .await
+            .clone()
+            .map_err(SourceError::new)
+    }
+
+    /// Asks the source for `tenant`'s keyring and caches the answer.
+    async fn look_up(&self, tenant: &str, id: Tenant) -> Result<Option<Arc<Keyring>>, SourceError> {
         let keyring = self.inner.source.keyring(tenant).await?;
         if keyring
             .as_ref()
@@ -682,6 +746,58 @@ mod tests {
                 async move { Ok((tenant != "nobody").then(|| Keyring::new([tenant]).unwrap())) },
             )
         }
+    }
+
+    /// A source that answers after 100 ms ("down": an error) and counts its lookups.
+    struct Slow(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl SecretSource for Slow {
+        fn keyring<'a>(
+            &'a self,
+            tenant: &'a str,
+        ) -> BoxFuture<'a, Result<Option<Keyring>, SourceError>> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Box::pin(async move {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                if tenant == "down" {
+                    return Err(SourceError::new("database unreachable"));
+                }
+                Ok(Some(Keyring::new([tenant]).unwrap()))
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_misses_of_one_tenant_share_one_lookup() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let cache = CachedSource::new(Slow(lookups.clone()));
+        let under_way = |cache: &CachedSource| cache.inner.in_flight.lock().unwrap().len();
+
+        let answers = futures_util::future::join_all((0..20).map(|_| cache.get("acme"))).await;
+        assert!(answers.iter().all(|a| a.as_ref().unwrap().is_some()));
+        assert_eq!(lookups.load(SeqCst), 1);
+        assert_eq!(under_way(&cache), 0);
+
+        // An error reaches every waiter, with its message, and is not cached.
+        let answers = futures_util::future::join_all((0..5).map(|_| cache.get("down"))).await;
+        for answer in answers {
+            assert_eq!(
+                answer.unwrap_err().to_string(),
+                "secret source: database unreachable"
+            );
+        }
+        assert_eq!(lookups.load(SeqCst), 2);
+        assert!(cache.get("down").await.is_err());
+        assert_eq!(lookups.load(SeqCst), 3);
+
+        // A lookup whose only waiter gave up leaves nothing behind (a flood of made-up names
+        // from clients that hang up must not grow the lookups under way).
+        let gave_up = tokio::time::timeout(Duration::from_millis(10), cache.get("other")).await;
+        assert!(gave_up.is_err());
+        assert_eq!(under_way(&cache), 0);
+        assert!(cache.get("other").await.unwrap().is_some());
+        assert_eq!(under_way(&cache), 0);
     }
 
     #[tokio::test]
