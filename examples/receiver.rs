@@ -116,7 +116,15 @@ struct App {
 impl App {
     async fn handle(self, delivery: Delivery, typed: bool) -> Result<(), hookgate::BoxError> {
         if let Some(forward) = &self.forward {
-            forward.send(&delivery).await?;
+            // As `Forward`'s handler does: a header that cannot be sent is a permanent failure
+            // (straight to dead), not one to retry for a day.
+            forward.send(&delivery).await.map_err(|error| match error {
+                #[cfg(feature = "forward")]
+                error @ hookgate::inbox::ForwardError::InvalidHeader(_) => {
+                    hookgate::inbox::Permanent::new(error).into()
+                }
+                error => hookgate::BoxError::from(error),
+            })?;
         }
         self.printer.print(&delivery, typed);
         Ok(())
@@ -148,7 +156,10 @@ fn forwarder(timeout: Option<std::time::Duration>) -> Option<Forwarder> {
     {
         let forward = hookgate::inbox::Forward::new(&url, &secret)
             .unwrap_or_else(|e| fail(format_args!("HOOKGATE_FORWARD_URL/SECRET: {e}")));
-        eprintln!("hookgate receiver: forwarding every event to {url}");
+        eprintln!(
+            "hookgate receiver: forwarding every event to {}",
+            without_password(&url)
+        );
         Some(match timeout {
             Some(timeout) => forward.timeout(timeout),
             None => forward,
@@ -200,6 +211,20 @@ async fn untyped(_: UnknownEvent, delivery: Delivery, app: App) -> Result<(), ho
     app.handle(delivery, false).await
 }
 
+#[cfg(feature = "forward")]
+/// `url` without a password (`scheme://user:secret@host` → `scheme://user:***@host`), for
+/// messages.
+fn without_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+        && !userinfo.contains('/')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
+}
+
 /// `2s`, `500ms`, `1m`, `1h`.
 fn duration(var: &str, text: &str) -> std::time::Duration {
     let text = text.trim();
@@ -212,16 +237,25 @@ fn duration(var: &str, text: &str) -> std::time::Duration {
             "{var}: `{text}` is not a duration like 2s or 500ms"
         ))
     };
-    match unit {
-        "ms" => std::time::Duration::from_millis(number),
-        "s" => std::time::Duration::from_secs(number),
-        "m" => std::time::Duration::from_secs(number * 60),
-        "h" => std::time::Duration::from_secs(number * 3600),
+    let seconds = |per: u64| number.checked_mul(per).map(std::time::Duration::from_secs);
+    let duration = match unit {
+        "ms" => Some(std::time::Duration::from_millis(number)),
+        "s" => seconds(1),
+        "m" => seconds(60),
+        "h" => seconds(3600),
         _ => fail(format_args!(
             "{var}: `{text}` is not a duration like 2s or 500ms"
         )),
+    };
+    match duration {
+        // A week at most: longer is a typo, and would overflow the clock's arithmetic.
+        Some(duration) if duration <= MAX_DURATION => duration,
+        _ => fail(format_args!("{var}: `{text}` is longer than a week")),
     }
 }
+
+/// The longest duration a variable takes.
+const MAX_DURATION: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
 
 /// The built-in senders (`hookgate::generic::presets`), each at `POST /webhooks/<name>` when its
 /// variable is set: `GITHUB_WEBHOOK_SECRET`, `STRIPE_WEBHOOK_SECRET`, `SHOPIFY_WEBHOOK_SECRET`,
@@ -344,8 +378,8 @@ mod inbox {
             #[cfg(any(feature = "inbox-sqlite", feature = "inbox-postgres"))]
             let retry = match std::env::var("HOOKGATE_RETRY_DELAYS") {
                 Ok(list) => hookgate::inbox::RetrySchedule::Fixed(
+                    // Every entry a duration: an empty list or entry is a typo, not "no retry".
                     list.split(',')
-                        .filter(|s| !s.trim().is_empty())
                         .map(|s| super::duration("HOOKGATE_RETRY_DELAYS", s))
                         .collect(),
                 ),
@@ -610,9 +644,13 @@ async fn main() {
         quiet: std::env::var("HOOKGATE_QUIET").is_ok_and(|v| v == "1"),
         sink: None,
     };
-    let handler_timeout = std::env::var("HOOKGATE_HANDLER_TIMEOUT")
-        .ok()
-        .map(|t| duration("HOOKGATE_HANDLER_TIMEOUT", &t));
+    let handler_timeout = std::env::var("HOOKGATE_HANDLER_TIMEOUT").ok().map(|t| {
+        let timeout = duration("HOOKGATE_HANDLER_TIMEOUT", &t);
+        if timeout.is_zero() {
+            fail("HOOKGATE_HANDLER_TIMEOUT: a zero timeout would cut every handler off at once");
+        }
+        timeout
+    });
     let settings = Settings {
         store: store().await,
         handler_timeout,
@@ -634,14 +672,28 @@ async fn main() {
         listener.local_addr().unwrap()
     );
     let workers = pool.start();
-    serve(listener, app, HEADER_READ_TIMEOUT, async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await;
+    serve(listener, app, HEADER_READ_TIMEOUT, stopped()).await;
     if let Some(workers) = workers {
         // Events still running after this are taken over at the next start (their lease).
         workers.shutdown(Duration::from_secs(10)).await;
     }
+}
+
+/// Ctrl-C, or SIGTERM (how service managers and containers stop a process): either stops
+/// the server gracefully and drains the inbox workers.
+async fn stopped() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())
+            .unwrap_or_else(|e| fail(format_args!("cannot listen for SIGTERM: {e}")));
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[cfg(test)]
@@ -649,6 +701,18 @@ mod tests {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;
+
+    #[cfg(feature = "forward")]
+    #[test]
+    fn a_forward_url_is_printed_without_its_password() {
+        assert_eq!(
+            without_password("https://hook:s3cret@internal.example/in"),
+            "https://hook:***@internal.example/in"
+        );
+        for url in ["http://127.0.0.1:9000/in", "https://internal.example/a@b"] {
+            assert_eq!(without_password(url), url);
+        }
+    }
 
     async fn start(header_read_timeout: Duration) -> std::net::SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
