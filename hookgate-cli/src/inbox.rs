@@ -131,9 +131,32 @@ fn inbox_error(error: InboxError) -> Error {
     }
 }
 
-/// Opens the inbox named by `url`; a SQLite file must exist (no empty inbox made by a typo).
+/// Opens the inbox named by `url`. It must be one already: opening creates the inbox's
+/// tables (and turns a SQLite file to WAL), so a typo must not make an empty inbox, nor one
+/// inside another application's database.
 async fn open(url: &str) -> Result<Box<dyn Inbox>, Error> {
+    use sqlx::Connection as _;
+    const HAS_TABLE: &str = "SELECT COUNT(*) FROM information_schema.tables \
+                             WHERE table_name = 'hookgate_inbox' \
+                             AND table_schema = ANY(current_schemas(false))";
+    let not_an_inbox = || {
+        Error::usage(format_args!(
+            "--inbox {}: not a hookgate inbox (no hookgate_inbox table)",
+            without_password(url)
+        ))
+    };
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let mut connection = sqlx::PgConnection::connect(url)
+            .await
+            .map_err(|e| Error::Network(format!("{}: {e}", without_password(url))))?;
+        let tables: i64 = sqlx::query_scalar(HAS_TABLE)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(|e| Error::Network(e.to_string()))?;
+        let _ = connection.close().await;
+        if tables == 0 {
+            return Err(not_an_inbox());
+        }
         return Ok(Box::new(
             PostgresInbox::connect(url).await.map_err(inbox_error)?,
         ));
@@ -143,15 +166,49 @@ async fn open(url: &str) -> Result<Box<dyn Inbox>, Error> {
         .or_else(|| url.strip_prefix("sqlite:"))
         .ok_or_else(|| {
             Error::usage(format_args!(
-                "--inbox `{url}`: use sqlite:PATH or postgres://…"
+                "--inbox {}: use sqlite:PATH or postgres://…",
+                without_password(url)
             ))
         })?;
     if !std::path::Path::new(path).is_file() {
         return Err(Error::usage(format_args!("no inbox file at {path}")));
     }
+    // Read-only: looking changes nothing in a file that turns out not to be an inbox.
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(path)
+        .read_only(true);
+    let tables: i64 = match sqlx::SqliteConnection::connect_with(&options).await {
+        Ok(mut connection) => {
+            let tables = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'hookgate_inbox'",
+            )
+            .fetch_one(&mut connection)
+            .await
+            .unwrap_or(0);
+            let _ = connection.close().await;
+            tables
+        }
+        Err(_) => 0,
+    };
+    if tables == 0 {
+        return Err(not_an_inbox());
+    }
     Ok(Box::new(
         SqliteInbox::open(path).await.map_err(inbox_error)?,
     ))
+}
+
+/// `url` without a password (`postgres://user:secret@host` → `postgres://user:***@host`),
+/// for messages.
+fn without_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://")
+        && let Some((userinfo, host)) = rest.split_once('@')
+        && let Some((user, _)) = userinfo.split_once(':')
+        && !userinfo.contains('/')
+    {
+        return format!("{scheme}://{user}:***@{host}");
+    }
+    url.to_owned()
 }
 
 fn summary(event: &StoredEvent) -> Value {
@@ -263,8 +320,12 @@ pub(crate) async fn inbox(args: InboxArgs) -> Result<(), Error> {
         } => {
             let now = SystemTime::now();
             // Both parsed before anything is deleted: a typo in one deletes nothing.
-            let done_before = done_before.map(|t| parse_before(&t, now)).transpose()?;
-            let dead_before = dead_before.map(|t| parse_before(&t, now)).transpose()?;
+            let done_before = done_before
+                .map(|t| parse_before("--done-before", &t, now))
+                .transpose()?;
+            let dead_before = dead_before
+                .map(|t| parse_before("--dead-before", &t, now))
+                .transpose()?;
             let mut count = 0;
             if let Some(before) = done_before {
                 count += inbox.purge_done(before).await.map_err(inbox_error)?;
@@ -301,16 +362,24 @@ fn report(json: bool, what: &str, count: u64) {
     }
 }
 
-/// `7d` (an age: now minus it) or an RFC 3339 time.
-fn parse_before(text: &str, now: SystemTime) -> Result<SystemTime, Error> {
-    if let Ok(age) = humantime::parse_duration(text) {
-        return Ok(now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH));
+/// `7d` (an age: now minus it) or an RFC 3339 time, given to `flag`; not in the future (a
+/// purge "before" a future time would delete what it means to keep, the events settled in the
+/// last moments included).
+fn parse_before(flag: &str, text: &str, now: SystemTime) -> Result<SystemTime, Error> {
+    let before = match humantime::parse_duration(text) {
+        Ok(age) => now.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH),
+        Err(_) => humantime::parse_rfc3339_weak(text).map_err(|_| {
+            Error::usage(format_args!(
+                "{flag} `{text}`: an age like 7d or 36h, or a time like 2026-09-01T00:00:00Z"
+            ))
+        })?,
+    };
+    if before > now {
+        return Err(Error::usage(format_args!(
+            "{flag} `{text}` is in the future: that would purge everything up to now"
+        )));
     }
-    humantime::parse_rfc3339_weak(text).map_err(|_| {
-        Error::usage(format_args!(
-            "--done-before `{text}`: an age like 7d or 36h, or a time like 2026-09-01T00:00:00Z"
-        ))
-    })
+    Ok(before)
 }
 
 #[cfg(test)]
@@ -322,14 +391,16 @@ mod tests {
     #[test]
     fn before_is_an_age_or_a_time() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let before = |text| parse_before("--done-before", text, now);
+        assert_eq!(before("1h").unwrap(), now - Duration::from_secs(3600));
         assert_eq!(
-            parse_before("1h", now).unwrap(),
-            now - Duration::from_secs(3600)
-        );
-        assert_eq!(
-            parse_before("1970-01-02T00:00:00Z", now).unwrap(),
+            before("1970-01-02T00:00:00Z").unwrap(),
             SystemTime::UNIX_EPOCH + Duration::from_secs(86_400)
         );
-        assert!(parse_before("last tuesday", now).is_err());
+        assert!(before("last tuesday").is_err());
+        // A time after now is refused, with the flag's name.
+        let future = parse_before("--dead-before", "2099-01-01T00:00:00Z", now).unwrap_err();
+        assert!(future.to_string().contains("--dead-before"), "{future}");
+        assert!(future.to_string().contains("in the future"), "{future}");
     }
 }

@@ -87,6 +87,44 @@ async fn a_dead_event_is_listed_shown_retried_and_handled() {
     .await;
     assert_eq!(missing.code, 2, "{missing:?}");
     assert!(!dir.join("nope.db").exists());
+    // Another application's database: refused, and left as it was (no inbox tables in it).
+    let app_db = dir.join("app.db");
+    {
+        use sqlx::Connection as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(&app_db)
+            .create_if_missing(true);
+        let mut app = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        sqlx::raw_sql("CREATE TABLE users (id INTEGER PRIMARY KEY)")
+            .execute(&mut app)
+            .await
+            .unwrap();
+        app.close().await.unwrap();
+    }
+    let other = run(
+        hookgate()
+            .args(["inbox", "stats", "--inbox"])
+            .arg(format!("sqlite:{}", app_db.display())),
+        None,
+    )
+    .await;
+    assert_eq!(other.code, 2, "{other:?}");
+    assert!(other.stderr.contains("not a hookgate inbox"), "{other:?}");
+    {
+        use sqlx::Connection as _;
+        let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&app_db);
+        let mut app = sqlx::SqliteConnection::connect_with(&options)
+            .await
+            .unwrap();
+        let tables: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM sqlite_master WHERE type = 'table'")
+                .fetch_all(&mut app)
+                .await
+                .unwrap();
+        assert_eq!(tables, ["users"]);
+    }
 
     let sent = run(
         hookgate()
@@ -187,18 +225,22 @@ async fn a_dead_event_is_listed_shown_retried_and_handled() {
     let all = run(inbox_cli(&db).args(["retry", "--all-dead", "--json"]), None).await;
     assert_eq!(all.stdout.trim(), r#"{"retried":0}"#);
 
-    // Purge: not yet (settled just now), then everything settled before now + 1 s... an
-    // RFC 3339 time in the future.
+    // Purge: not yet (settled just now); a time in the future is refused (it would purge
+    // everything up to now); then everything settled before now (an age of zero).
     let kept = run(inbox_cli(&db).args(["purge", "--done-before", "1h"]), None).await;
     assert_eq!(kept.stdout, "purged 0\n", "{kept:?}");
     let later =
         humantime::format_rfc3339_seconds(std::time::SystemTime::now() + Duration::from_secs(5))
             .to_string();
-    let purged = run(
+    let future = run(
         inbox_cli(&db).args(["purge", "--done-before", &later]),
         None,
     )
     .await;
+    assert_eq!(future.code, 2, "{future:?}");
+    assert!(future.stderr.contains("in the future"), "{future:?}");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let purged = run(inbox_cli(&db).args(["purge", "--done-before", "0s"]), None).await;
     assert_eq!(purged.stdout, "purged 1\n", "{purged:?}");
     assert_eq!(stats(&db).await["done"], 0);
 
