@@ -288,7 +288,9 @@ async fn verify(args: VerifyArgs) -> Result<(), Error> {
     let headers = verify::parse_headers(lines.iter().map(String::as_str))?;
     let body = read_body(&args.body)?;
     let now = match args.now {
-        Some(secs) => UNIX_EPOCH + Duration::from_secs(secs),
+        Some(secs) => UNIX_EPOCH
+            .checked_add(Duration::from_secs(secs))
+            .ok_or_else(|| Error::usage(format_args!("--now {secs}: out of range")))?,
         None => SystemTime::now(),
     };
     let verdict = verify::verify(args.provider, &secrets, headers, body.into(), now).await;

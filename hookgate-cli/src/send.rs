@@ -225,12 +225,25 @@ pub(crate) async fn send(signer: Signer, payload: Payload, plan: Plan) -> Result
                 }
                 let started = Instant::now();
                 let result = match request.send().await {
-                    Ok(response) => {
+                    Ok(mut response) => {
                         let status = response.status().as_u16();
-                        match response.bytes().await {
-                            Ok(bytes) => Ok((status, bytes)),
-                            Err(error) => Err(Error::network(&error)),
-                        }
+                        // The answer is shown cut at BODY_SHOWN bytes: read no more than that
+                        // (and one byte to know it was cut), whatever the receiver sends.
+                        let mut kept = Vec::new();
+                        let read = loop {
+                            match response.chunk().await {
+                                Ok(Some(chunk)) => {
+                                    let room = (BODY_SHOWN + 1).saturating_sub(kept.len());
+                                    kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                                    if kept.len() > BODY_SHOWN {
+                                        break Ok(());
+                                    }
+                                }
+                                Ok(None) => break Ok(()),
+                                Err(error) => break Err(Error::network(&error)),
+                            }
+                        };
+                        read.map(|()| (status, Bytes::from(kept)))
                     }
                     Err(error) => Err(Error::network(&error)),
                 };

@@ -577,3 +577,29 @@ async fn standard_webhooks_spec_vector() {
     assert_eq!(other.code, 1);
     assert!(other.stderr.contains("invalid: 401"), "{}", other.stderr);
 }
+
+#[tokio::test]
+async fn an_endless_answer_is_read_only_as_far_as_it_is_shown() {
+    // A receiver that answers with a body that never ends: `send` reads the part it shows
+    // and moves on, instead of reading (and holding) it forever.
+    let endless = axum::routing::post(|| async {
+        let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+        axum::body::Body::from_stream(futures_util::stream::repeat_with(move || {
+            Ok::<_, std::convert::Infallible>(chunk.clone())
+        }))
+    });
+    let addr = support::serve(Router::new().route("/webhooks/zernio", endless)).await;
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run(
+            hookgate()
+                .args(["send", "zernio", "post.published", "--json"])
+                .args(["--url", &url(addr, "zernio"), "--secret", ZERNIO_SECRET]),
+            None,
+        ),
+    )
+    .await
+    .expect("send returned");
+    assert_eq!(sent.code, 0, "{sent:?}");
+    assert!(sent.stdout.contains("xxxx"), "{sent:?}");
+}
