@@ -240,16 +240,27 @@ async fn run(cli: Cli) -> Result<(), Error> {
 
 /// The bytes of `path`, or of standard input for `-`.
 fn read_body(path: &std::path::Path) -> Result<Vec<u8>, Error> {
-    if path.as_os_str() == "-" {
-        let mut body = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut body)
-            .map_err(|e| Error::usage(format_args!("cannot read standard input: {e}")))?;
-        Ok(body)
+    /// Sixteen times the library's default body limit: a bigger body is a mistake.
+    const LIMIT: u64 = 16 * hookgate::DEFAULT_BODY_LIMIT as u64;
+    let mut body = Vec::new();
+    let read = if path.as_os_str() == "-" {
+        std::io::stdin().take(LIMIT + 1).read_to_end(&mut body)
     } else {
-        std::fs::read(path)
-            .map_err(|e| Error::usage(format_args!("cannot read {}: {e}", path.display())))
+        std::fs::File::open(path).and_then(|file| file.take(LIMIT + 1).read_to_end(&mut body))
+    };
+    let name = if path.as_os_str() == "-" {
+        "standard input".to_owned()
+    } else {
+        path.display().to_string()
+    };
+    read.map_err(|e| Error::usage(format_args!("cannot read {name}: {e}")))?;
+    if body.len() as u64 > LIMIT {
+        return Err(Error::usage(format_args!(
+            "{name} is over {} MiB: too big for a webhook body",
+            LIMIT >> 20
+        )));
     }
+    Ok(body)
 }
 
 fn sign(args: SignArgs) -> Result<(), Error> {

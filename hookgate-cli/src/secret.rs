@@ -117,6 +117,23 @@ impl NewSecretArgs {
 
 /// A file's text, or a usage error naming it.
 pub(crate) fn read_file(path: &std::path::Path) -> Result<String, Error> {
-    std::fs::read_to_string(path)
-        .map_err(|e| Error::usage(format_args!("cannot read {}: {e}", path.display())))
+    use std::io::Read as _;
+    /// Secrets and header lists are short: a bigger file is a mistake (`/dev/zero`, a log).
+    const LIMIT: u64 = 64 * 1024;
+    let cannot =
+        |e: std::io::Error| Error::usage(format_args!("cannot read {}: {e}", path.display()));
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .map_err(cannot)?
+        .take(LIMIT + 1)
+        .read_to_string(&mut text)
+        .map_err(cannot)?;
+    if text.len() as u64 > LIMIT {
+        return Err(Error::usage(format_args!(
+            "{} is over {} KiB: not a secret or header file",
+            path.display(),
+            LIMIT / 1024
+        )));
+    }
+    Ok(text)
 }

@@ -603,3 +603,25 @@ async fn an_endless_answer_is_read_only_as_far_as_it_is_shown() {
     assert_eq!(sent.code, 0, "{sent:?}");
     assert!(sent.stdout.contains("xxxx"), "{sent:?}");
 }
+
+#[tokio::test]
+async fn a_secret_file_that_never_ends_is_refused_not_read_forever() {
+    // `/dev/zero` never ends: read to a bound, then refused as a usage error (exit 2).
+    let (addr, _) = default_receiver().await;
+    let sent = tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        run(
+            hookgate().args(["send", "zernio", "post.published"]).args([
+                "--url",
+                &url(addr, "zernio"),
+                "--secret-file",
+                "/dev/zero",
+            ]),
+            None,
+        ),
+    )
+    .await
+    .expect("send returned");
+    assert_eq!(sent.code, 2, "{sent:?}");
+    assert!(sent.stderr.contains("not a secret"), "{sent:?}");
+}
