@@ -332,8 +332,31 @@ fn shorten(bytes: &[u8]) -> String {
 fn print(answer: &Value) {
     println!(
         "{}",
-        serde_json::to_string_pretty(answer).expect("JSON serializes")
+        serde_json::to_string_pretty(&redacted(answer.clone())).expect("JSON serializes")
     );
+}
+
+/// `answer` with the value of every `secret` field (any case, at any depth) replaced: an API
+/// that echoes a webhook's signing secret must not have the CLI print it.
+fn redacted(mut answer: Value) -> Value {
+    match &mut answer {
+        Value::Object(fields) => {
+            for (name, value) in fields.iter_mut() {
+                *value = if name.to_ascii_lowercase().contains("secret") && !value.is_null() {
+                    Value::String("[redacted]".to_owned())
+                } else {
+                    redacted(value.take())
+                };
+            }
+        }
+        Value::Array(items) => {
+            for item in items.iter_mut() {
+                *item = redacted(item.take());
+            }
+        }
+        _ => {}
+    }
+    answer
 }
 
 /// `hookgate ayrshare …`
@@ -539,6 +562,23 @@ fn custom_headers(lines: &[String]) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_in_answers_are_not_printed() {
+        let answer = json!({
+            "id": "wh_1",
+            "secret": "whsec_abc",
+            "webhooks": [{"url": "https://x", "signingSecret": "s3cret", "secretSet": null}],
+        });
+        assert_eq!(
+            redacted(answer),
+            json!({
+                "id": "wh_1",
+                "secret": "[redacted]",
+                "webhooks": [{"url": "https://x", "signingSecret": "[redacted]", "secretSet": null}],
+            })
+        );
+    }
 
     #[test]
     fn api_error_messages() {
