@@ -179,6 +179,16 @@ pub(crate) fn fresh(
         set.apply(&mut value)?;
     }
     let event = event_name(kind, &value).unwrap_or_else(|| event.to_owned());
+    // A `--set` of the body's id changes the delivery's id too (the id header, the key in the
+    // summary): read it back.
+    let field = match kind {
+        Kind::Zernio => Some("id"),
+        Kind::Ayrshare => Some("hookId"),
+        Kind::Standard => None,
+    };
+    let id = field
+        .and_then(|field| value.get(field)?.as_str().map(str::to_owned))
+        .unwrap_or(id);
     let body = serde_json::to_vec(&value).expect("a JSON value serializes");
     Ok(Payload {
         body,

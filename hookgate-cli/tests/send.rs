@@ -229,6 +229,17 @@ async fn set_overrides_and_verbatim_bodies_are_sent() {
     .await;
     assert_eq!(sent.code, 0, "{sent:?}");
     assert_eq!(seen.lock().unwrap().last().unwrap().2, "evt_pinned");
+    // The summary names the delivery by the id that was set, not the fresh one it replaced.
+    let sent = run(
+        hookgate()
+            .args(["send", "zernio", "post.failed", "--json"])
+            .args(["--url", &url(addr, "zernio"), "--secret", ZERNIO_SECRET])
+            .args(["--set", "id=evt_pinned_2"]),
+        None,
+    )
+    .await;
+    let summary: serde_json::Value = serde_json::from_str(&sent.stdout).unwrap();
+    assert_eq!(summary["key"], "evt_pinned_2", "{summary}");
 
     // --body: the file's bytes as they are; a second send is a duplicate of the first.
     let dir = std::env::temp_dir().join(format!("hookgate-cli-{}", std::process::id()));
