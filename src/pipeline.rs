@@ -722,7 +722,7 @@ where
         let tenant = match secrets.plan(parts, P::TENANT_IN_BODY) {
             Plan::Body => {
                 let read = within(timeout, read(body, limit, expected, reservation, None));
-                return verify_named(provider, parts, signed, read, timeout).await;
+                return verify_named(provider, parts, signed, read, timeout, now).await;
             }
             Plan::Tenant(tenant) | Plan::Request(tenant) => Some(tenant),
             Plan::AnyKey => None,
@@ -752,7 +752,7 @@ where
         if let Some(after) = &after {
             feed_body(after, &mut verifier, &raw).map_err(Rejection::Signature)?;
         }
-        let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags))?;
+        let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags), now)?;
         let hash = match &after {
             Some(after) => signed_hash(after, &raw).map_err(Rejection::Signature)?,
             None => None,
@@ -776,6 +776,7 @@ fn verify_named<'a, P, R>(
     signed: Signed,
     read: R,
     timeout: Duration,
+    now: SystemTime,
 ) -> impl Future<Output = Result<Verification, Rejection>> + 'a
 where
     P: Provider,
@@ -793,7 +794,14 @@ where
                 .map_err(refusal_to_rejection)?;
             let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
             feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
-            verified(provider, parts, &raw, &keys, verifier.matched(&signed.tags))?
+            verified(
+                provider,
+                parts,
+                &raw,
+                &keys,
+                verifier.matched(&signed.tags),
+                now,
+            )?
         };
         let hash = signed_hash(&signed, &raw).map_err(Rejection::Signature)?;
         Ok(checked.with(raw, hash))
@@ -835,11 +843,12 @@ fn verified<P: Provider>(
     raw: &Bytes,
     keys: &Selected<'_>,
     matched: Option<Match<'_>>,
+    now: SystemTime,
 ) -> Result<Checked, Rejection> {
     let Some(matched) = matched else {
         return Err(Rejection::Signature(SignatureError::Mismatch));
     };
-    if let Some(answer) = challenge(provider, parts, raw, keys, &matched) {
+    if let Some(answer) = challenge(provider, parts, raw, keys, &matched, now) {
         return Ok(Checked::Challenge(answer));
     }
     Ok(Checked::Signed(VerifiedBy::from(matched)))
@@ -999,12 +1008,14 @@ fn challenge<P: Provider>(
     raw: &Bytes,
     keys: &Selected<'_>,
     matched: &Match<'_>,
+    now: SystemTime,
 ) -> Option<Response<Bytes>> {
     let signer = |pieces: &[&[u8]]| keys.sign_at(matched.position(), pieces);
     provider.challenge(&Challenge {
         parts,
         body: raw,
         tenant: matched.tenant(),
+        now,
         signer: &signer,
     })
 }

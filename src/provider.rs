@@ -190,6 +190,9 @@ pub struct Challenge<'a> {
     pub body: &'a Bytes,
     /// The tenant whose secret verified it, if named.
     pub tenant: Option<&'a Tenant>,
+    /// The time the delivery was received, by the service's clock (`clock`): what a check of a
+    /// timestamp in the body compares with.
+    pub now: std::time::SystemTime,
     pub(crate) signer: &'a dyn Fn(&[&[u8]]) -> Option<Tag>,
 }
 

@@ -815,6 +815,40 @@ async fn linear_body_timestamp_window() {
     }
 }
 
+#[tokio::test]
+async fn linear_s_timestamp_check_uses_the_service_s_clock_and_survives_a_hook_of_yours() {
+    let fixture = load("linear", "Issue.create");
+    // The fixture as stored, at its own time by the service's clock: fresh.
+    let (service, _) = receiver(linear(&[&fixture.secret]), at(fixture.now));
+    assert_eq!(call(&service, fixture.request()).await.0, Outcome::Handled);
+
+    // A challenge hook of yours adds to the preset's check, and does not replace it.
+    let hooked = presets::linear()
+        .challenge(|_| None)
+        .secrets([fixture.secret.as_str()])
+        .unwrap();
+    let (service, _) = receiver(hooked, SystemTime::now());
+    assert_eq!(
+        call(&service, fixture.request()).await.0,
+        refused("timestamp_too_old")
+    );
+
+    // A timestamp that is there but not a whole number of milliseconds is refused, not taken
+    // for an absent one.
+    let mut body: Value = serde_json::from_str(&fixture.body).unwrap();
+    body["webhookTimestamp"] = Value::from(1.5e12);
+    let request = signed_request(
+        &linear(&[&fixture.secret]),
+        "/webhooks/linear",
+        body.to_string(),
+    );
+    let (service, _) = receiver(linear(&[&fixture.secret]), SystemTime::now());
+    assert_eq!(
+        call(&service, request).await.0,
+        refused("malformed_timestamp")
+    );
+}
+
 // ---------------------------------------------------------------------------------- Square
 
 fn square(secrets: &[&str]) -> Generic<presets::Square> {

@@ -633,11 +633,18 @@ impl<S: Sender> Builder<S> {
     }
 
     /// Answers verified challenges (Zoom's URL validation, Discord's `PING`) before dispatch.
+    /// Hooks run in the order they were added, a preset's first, and the first answer wins: a
+    /// hook of yours adds to a preset's (Linear's timestamp check, say), never replaces it.
     pub fn challenge(
         mut self,
         hook: impl Fn(&Challenge<'_>) -> Option<Response<Bytes>> + Send + Sync + 'static,
     ) -> Self {
-        self.challenge = Some(Arc::new(hook));
+        self.challenge = Some(match self.challenge.take() {
+            Some(first) => Arc::new(move |challenge: &Challenge<'_>| {
+                first(challenge).or_else(|| hook(challenge))
+            }),
+            None => Arc::new(hook),
+        });
         self
     }
 

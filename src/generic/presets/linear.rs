@@ -1,6 +1,6 @@
 //! Linear: `Linear-Signature: <hex HMAC-SHA256(secret, body)>`, freshness from the body.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use http::StatusCode;
 
@@ -22,14 +22,17 @@ pub const LINEAR_TOLERANCE: Duration = Duration::from_secs(60);
 
 #[derive(serde::Deserialize)]
 struct Stamp {
+    /// Any JSON value: one that is there but not a whole number of milliseconds is refused,
+    /// not taken for an absent one.
     #[serde(rename = "webhookTimestamp")]
-    webhook_timestamp: Option<u64>,
+    webhook_timestamp: Option<serde_json::Value>,
 }
 
 /// Linear's scheme: HMAC-SHA256 of the body, hex, no prefix. Linear puts its timestamp in the
 /// signed body (`webhookTimestamp`, Unix milliseconds); once the signature is verified, a body
-/// whose timestamp is more than [`LINEAR_TOLERANCE`] from the system clock is refused 401 (as Linear's
-/// SDK does). A body without one is accepted, as in that SDK.
+/// whose timestamp is more than [`LINEAR_TOLERANCE`] from the service's clock is refused 401 (as
+/// Linear's SDK does), as is one that is not a whole number. A body without one is accepted,
+/// as in that SDK.
 ///
 /// Event name: the body's `type` (`Issue`, `Comment`; the `action` is in the body). Dedup key:
 /// `Linear-Delivery`, which Linear does not sign: taken as an **unsigned** key, its replay risk
@@ -43,14 +46,19 @@ pub fn linear() -> Builder<Linear> {
         .id_header_unsigned("Linear-Delivery")
         .challenge(|challenge| {
             let stamp: Stamp = super::object(challenge.body)?;
-            let at = UNIX_EPOCH + Duration::from_millis(stamp.webhook_timestamp?);
-            let now = SystemTime::now();
-            let error = if at + LINEAR_TOLERANCE < now {
-                SignatureError::TimestampTooOld
-            } else if at > now + LINEAR_TOLERANCE {
-                SignatureError::TimestampInFuture
-            } else {
-                return None;
+            let now = challenge.now;
+            let error = match stamp.webhook_timestamp?.as_u64() {
+                None => SignatureError::MalformedTimestamp("webhookTimestamp"),
+                Some(ms) => {
+                    let at = UNIX_EPOCH + Duration::from_millis(ms);
+                    if at + LINEAR_TOLERANCE < now {
+                        SignatureError::TimestampTooOld
+                    } else if at > now + LINEAR_TOLERANCE {
+                        SignatureError::TimestampInFuture
+                    } else {
+                        return None;
+                    }
+                }
             };
             Some(super::json_answer(
                 StatusCode::UNAUTHORIZED,
