@@ -728,10 +728,7 @@ where
             Plan::AnyKey => None,
             Plan::NoHint => return Err(Rejection::Signature(SignatureError::TenantRequired)),
         };
-        let keys = within(timeout, secrets.keys(tenant))
-            .await
-            .map_err(|_| lookup_timed_out(timeout))?
-            .map_err(refusal_to_rejection)?;
+        let keys = select_keys(secrets, tenant, timeout).await?;
         // Only the tags are kept while the body arrives; what is signed after the body (derived
         // content, a suffix: a few senders) is boxed until then.
         let (mut verifier, tags, after) = split(&keys, signed);
@@ -749,14 +746,11 @@ where
         )
         .await
         .map_err(|_| Rejection::ReadTimeout)??;
-        if let Some(after) = &after {
-            feed_body(after, &mut verifier, &raw).map_err(Rejection::Signature)?;
-        }
-        let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags), now)?;
-        let hash = match &after {
-            Some(after) => signed_hash(after, &raw).map_err(Rejection::Signature)?,
+        let hash = match after {
+            Some(after) => feed_body(&after, &mut verifier, &raw).map_err(Rejection::Signature)?,
             None => None,
         };
+        let checked = verified(provider, parts, &raw, &keys, verifier.matched(&tags), now)?;
         Ok(checked.with(raw, hash))
     }
 }
@@ -784,26 +778,16 @@ where
 {
     async move {
         let raw = read.await.map_err(|_| Rejection::ReadTimeout)??;
-        let checked = {
+        let (checked, hash) = {
             let Some(hint) = provider.tenant_hint(&raw) else {
                 return Err(Rejection::Signature(SignatureError::TenantRequired));
             };
-            let keys = within(timeout, provider.secrets().keys(Some(&hint)))
-                .await
-                .map_err(|_| lookup_timed_out(timeout))?
-                .map_err(refusal_to_rejection)?;
+            let keys = select_keys(provider.secrets(), Some(&hint), timeout).await?;
             let mut verifier = keys.verifier(&signed.prefix, &signed.tags);
-            feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
-            verified(
-                provider,
-                parts,
-                &raw,
-                &keys,
-                verifier.matched(&signed.tags),
-                now,
-            )?
+            let hash = feed_body(&signed, &mut verifier, &raw).map_err(Rejection::Signature)?;
+            let matched = verifier.matched(&signed.tags);
+            (verified(provider, parts, &raw, &keys, matched, now)?, hash)
         };
-        let hash = signed_hash(&signed, &raw).map_err(Rejection::Signature)?;
         Ok(checked.with(raw, hash))
     }
 }
@@ -984,20 +968,35 @@ fn read_envelope<P: Provider>(
 }
 
 /// Feeds what the sender signed from the body on: the raw body or the content derived from it
-/// ([`SignedBody`]), then the suffix.
+/// ([`SignedBody`]), then the suffix. Answers the SHA-256 of derived content, in the same pass
+/// ([`VerifiedBy::signed_hash`]): `None` for a raw body, and for a derivation that signs
+/// nothing of the body itself (it checks the raw bytes against something signed elsewhere,
+/// such as Twilio's JSON bodies, whose SHA-256 is a parameter of the signed URL, so they cannot
+/// change).
 fn feed_body(
     signed: &Signed,
     verifier: &mut Verifier<'_>,
     raw: &[u8],
-) -> Result<(), SignatureError> {
-    match &signed.body {
-        SignedBody::Raw => verifier.update(raw),
-        SignedBody::Derived(derive) => derive(raw, &mut |piece| verifier.update(piece))?,
-    }
+) -> Result<Option<[u8; 32]>, SignatureError> {
+    let hash = match &signed.body {
+        SignedBody::Raw => {
+            verifier.update(raw);
+            None
+        }
+        SignedBody::Derived(derive) => {
+            let (mut hasher, mut fed) = (Sha256::new(), false);
+            derive(raw, &mut |piece| {
+                verifier.update(piece);
+                hasher.update(piece);
+                fed = true;
+            })?;
+            fed.then(|| hasher.finalize().into())
+        }
+    };
     if !signed.suffix.is_empty() {
         verifier.update(&signed.suffix);
     }
-    Ok(())
+    Ok(hash)
 }
 
 /// The provider's answer to a verified challenge, if it is one; its signer uses the key that
@@ -1157,33 +1156,25 @@ impl From<Match<'_>> for VerifiedBy {
     }
 }
 
-/// The SHA-256 of what `signed` signs in the body's place, when that is content derived from
-/// the body ([`VerifiedBy::signed_hash`]).
-///
-/// `None` (the raw body's hash is its identity) when the derivation signs nothing of the body
-/// itself: it then checks the raw bytes against something signed elsewhere (Twilio's JSON
-/// bodies, whose SHA-256 is a parameter of the signed URL), so they cannot change.
-fn signed_hash(signed: &Signed, raw: &[u8]) -> Result<Option<[u8; 32]>, SignatureError> {
-    let SignedBody::Derived(derive) = &signed.body else {
-        return Ok(None);
-    };
-    let (mut hasher, mut fed) = (Sha256::new(), false);
-    derive(raw, &mut |piece| {
-        fed = true;
-        hasher.update(piece);
-    })?;
-    Ok(fed.then(|| hasher.finalize().into()))
+/// The keys to verify with ([`Secrets::keys`](crate::secrets::Secrets)), within `timeout`: a
+/// secret source that does not answer in time is 503 (the sender retries), as a failed one is;
+/// a source that hangs must not hold deliveries, and their buffered bodies, without bound.
+async fn select_keys<'a>(
+    secrets: &'a crate::secrets::Secrets,
+    tenant: Option<&'a str>,
+    timeout: Duration,
+) -> Result<Selected<'a>, Rejection> {
+    match within(timeout, secrets.keys(tenant)).await {
+        Ok(keys) => keys.map_err(refusal_to_rejection),
+        Err(_) => {
+            tracing::error!(?timeout, "secret source did not answer in time");
+            Err(Rejection::SecretsUnavailable)
+        }
+    }
 }
 
 /// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged
 /// here, as the context says little), 503 for a failed source.
-/// A secret source that did not answer within the read timeout: 503, the sender retries (a
-/// source that hangs must not hold deliveries, and their buffered bodies, without bound).
-fn lookup_timed_out(timeout: Duration) -> Rejection {
-    tracing::error!(?timeout, "secret source did not answer in time");
-    Rejection::SecretsUnavailable
-}
-
 fn refusal_to_rejection(refusal: Refusal) -> Rejection {
     match refusal {
         Refusal::NoHint => {
@@ -1292,8 +1283,9 @@ struct Retry {
 }
 
 impl Retry {
-    /// Starts retrying `pending` in the background, if there is a place and a runtime.
-    fn spawn(self, pending: Pending) {
+    /// Starts retrying `pending` in the background, if there is a place and a runtime, waiting
+    /// first if `wait_first` (the caller just failed).
+    fn spawn(self, pending: Pending, wait_first: bool) {
         let Some(slot) = RetrySlot::take(&RETRIES, MAX_RETRIES) else {
             self.give_up(pending, "too many dedup operations retried at once");
             return;
@@ -1302,7 +1294,7 @@ impl Retry {
             Ok(runtime) => {
                 runtime.spawn(async move {
                     let _slot = slot;
-                    self.run(pending, true).await;
+                    self.run(pending, wait_first).await;
                 });
             }
             Err(_) => self.give_up(pending, "no tokio runtime to retry on"),
@@ -1423,7 +1415,7 @@ impl LeaseGuard {
                         key,
                         "lease ended before commit; claiming the key again to commit it"
                     );
-                    self.retry(lease).spawn(Pending::Reclaim(ttl));
+                    self.retry(lease).spawn(Pending::Reclaim(ttl), true);
                 }
                 Err(error) => {
                     crate::metrics::dedup_error(provider, "commit");
@@ -1433,7 +1425,7 @@ impl LeaseGuard {
                         %error,
                         "dedup commit failed; retrying in the background"
                     );
-                    self.retry(lease).spawn(Pending::Commit(ttl));
+                    self.retry(lease).spawn(Pending::Commit(ttl), true);
                 }
             }
         }
@@ -1454,7 +1446,7 @@ impl LeaseGuard {
                 %error,
                 "dedup release failed; retrying in the background"
             );
-            self.retry(lease).spawn(Pending::Release);
+            self.retry(lease).spawn(Pending::Release, true);
         }
     }
 }
@@ -1465,22 +1457,9 @@ impl Drop for LeaseGuard {
             return;
         };
         if let Some(ttl) = self.committing.take() {
-            // Dropped mid-commit, after the handler succeeded: the commit must still land.
-            let pending = Pending::Commit(ttl);
-            let retry = self.retry(lease);
-            match (
-                tokio::runtime::Handle::try_current(),
-                RetrySlot::take(&RETRIES, MAX_RETRIES),
-            ) {
-                (Ok(runtime), Some(slot)) => {
-                    runtime.spawn(async move {
-                        let _slot = slot;
-                        retry.run(pending, false).await;
-                    });
-                }
-                (Err(_), _) => retry.give_up(pending, "no tokio runtime to retry on"),
-                (_, None) => retry.give_up(pending, "too many dedup operations retried at once"),
-            }
+            // Dropped mid-commit, after the handler succeeded: the commit must still land (at
+            // once: nothing failed yet).
+            self.retry(lease).spawn(Pending::Commit(ttl), false);
             return;
         }
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
