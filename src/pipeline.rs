@@ -722,7 +722,9 @@ where
         let tenant = match secrets.plan(parts, P::TENANT_IN_BODY) {
             Plan::Body => {
                 let read = within(timeout, read(body, limit, expected, reservation, None));
-                return verify_named(provider, parts, signed, read, timeout, now).await;
+                // Boxed: its state (the whole body read, then a keys lookup) is paid by the
+                // providers that name the tenant in the body alone.
+                return Box::pin(verify_named(provider, parts, signed, read, timeout, now)).await;
             }
             Plan::Tenant(tenant) | Plan::Request(tenant) => Some(tenant),
             Plan::AnyKey => None,
@@ -1159,18 +1161,21 @@ impl From<Match<'_>> for VerifiedBy {
 /// The keys to verify with ([`Secrets::keys`](crate::secrets::Secrets)), within `timeout`: a
 /// secret source that does not answer in time is 503 (the sender retries), as a failed one is;
 /// a source that hangs must not hold deliveries, and their buffered bodies, without bound.
-async fn select_keys<'a>(
+///
+/// A plain function returning the lookup's own future, mapped: an `async fn` would hold its
+/// arguments and that future both, in the verification's state while the body arrives.
+fn select_keys<'a>(
     secrets: &'a crate::secrets::Secrets,
     tenant: Option<&'a str>,
     timeout: Duration,
-) -> Result<Selected<'a>, Rejection> {
-    match within(timeout, secrets.keys(tenant)).await {
+) -> impl Future<Output = Result<Selected<'a>, Rejection>> + 'a {
+    within(timeout, secrets.keys(tenant)).map(move |keys| match keys {
         Ok(keys) => keys.map_err(refusal_to_rejection),
         Err(_) => {
             tracing::error!(?timeout, "secret source did not answer in time");
             Err(Rejection::SecretsUnavailable)
         }
-    }
+    })
 }
 
 /// The answer to keys that could not be chosen: 401 for a missing or unknown tenant (logged
