@@ -18,10 +18,9 @@ use tokio::{
 use tracing::{Instrument as _, field::Empty};
 
 use super::{ClaimToken, Inbox, Permanent, RetrySchedule, StoredEvent};
-use crate::future::BoxError;
 use crate::{
     delivery::{Delivery, Name},
-    future::BoxFuture,
+    future::{BoxError, BoxFuture},
     rejection::Rejection,
 };
 
@@ -383,23 +382,19 @@ async fn run_one(inbox: &dyn Inbox, route: &dyn Route, stored: StoredEvent) {
         };
         // Claimed again after the schedule's last attempt: that attempt (and maybe others)
         // ended without an outcome, because the process running it died (a handler that
-        // aborts it, runs out of memory, overflows its stack). Dead, without another run that
-        // would take the next process down too.
-        if attempts > 1 && route.retry().delay(attempts - 1).is_none() {
-            let error = format!(
-                "abandoned: claimed {attempts} times, the last attempts ended without an outcome \
-                 (the process running them died)"
-            );
-            let settled = settle(inbox, claim, &error, None).await;
-            tracing::Span::current().record("outcome", "dead");
-            crate::metrics::inbox_attempt(route.provider(), label, "dead");
-            tracing::error!(%error, "event dead; kept for a manual retry");
-            if !settled {
-                tracing::warn!("claim lost before the failure was recorded; another worker has it");
+        // aborts it, runs out of memory, overflows its stack). Dead, as a permanent failure,
+        // without another run that would take the next process down too.
+        let outcome = if attempts > 1 && route.retry().delay(attempts - 1).is_none() {
+            Attempt::Failed {
+                permanent: true,
+                error: format!(
+                    "abandoned: claimed {attempts} times, the last attempts ended without an \
+                     outcome (the process running them died)"
+                ),
             }
-            return;
-        }
-        let outcome = route.run(stored).await;
+        } else {
+            route.run(stored).await
+        };
         let (permanent, error) = match outcome {
             Attempt::Handled => {
                 tracing::Span::current().record("outcome", "done");
